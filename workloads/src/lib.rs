@@ -1,0 +1,1 @@
+//! Synthetic Lambda-like functions.

@@ -1,0 +1,293 @@
+//! The emitter: writes entity trees into datagrams that never exceed the limit, and sends them.
+//!
+//! A datagram is the header line `{"format":"json","version":1}`, a newline, and one document.
+//! When a document would not fit, its closed child subtrees are sent first as independent
+//! subsegments (largest first, recursively), and the parent is written again without them. If
+//! an entity alone is still too large, its metadata values are replaced by truncation markers
+//! (largest cut first), and as a last resort it is sent in a minimal form: ids, times and
+//! flags. Every split, cut and loss is counted in [`EmitterStats`].
+
+mod sink;
+mod stats;
+
+#[cfg(any(test, feature = "testing"))]
+pub use sink::MemorySink;
+pub use stats::{EmitterCounters, EmitterStats};
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::json::document::{WriteOptions, write_top};
+use crate::model::{Emission, EntityIndex, EntityTree};
+use sink::Sink;
+
+/// The header line every datagram starts with (newline included).
+pub const DATAGRAM_HEADER: &[u8] = b"{\"format\":\"json\",\"version\":1}\n";
+
+/// The largest UDP payload over IPv4; no datagram can be larger.
+pub const MAX_UDP_PAYLOAD: usize = 65_507;
+
+/// The default datagram limit, header included: under the daemon's 64 KiB buffer, the IPv4
+/// payload limit, and the service's "64 kB" document limit read as decimal.
+pub const DEFAULT_DATAGRAM_LIMIT: usize = 64_000;
+
+/// Buffers reused across emissions, so sending allocates nothing in the steady state.
+///
+/// Keep one per thread or per invocation.
+#[derive(Debug)]
+pub struct EmitBuffer {
+    datagram: Vec<u8>,
+    spans: Vec<(u32, usize)>,
+}
+
+impl Default for EmitBuffer {
+    fn default() -> Self {
+        EmitBuffer::new()
+    }
+}
+
+impl EmitBuffer {
+    /// A buffer with room for one full datagram.
+    pub fn new() -> EmitBuffer {
+        let mut datagram = Vec::with_capacity(MAX_UDP_PAYLOAD + 1024);
+        datagram.extend_from_slice(DATAGRAM_HEADER);
+        EmitBuffer {
+            datagram,
+            spans: Vec::with_capacity(64),
+        }
+    }
+
+    /// The last datagram written (header line included).
+    pub fn last_datagram(&self) -> &[u8] {
+        &self.datagram
+    }
+}
+
+/// Sends entity trees to the X-Ray daemon.
+///
+/// ```
+/// use xray_core::{EmitBuffer, Emitter, EntityTree, Timestamp, TraceId};
+///
+/// let listener = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+/// let emitter = Emitter::udp(listener.local_addr().unwrap(), 64_000);
+///
+/// let mut tree = EntityTree::new(TraceId::random());
+/// let root = tree.begin_segment("checkout", None, Timestamp::now());
+/// tree.end(root, Timestamp::now());
+/// emitter.emit(&mut tree, root, &mut EmitBuffer::new());
+///
+/// let mut buf = [0u8; 65_536];
+/// let n = listener.recv(&mut buf).unwrap();
+/// assert!(buf[..n].starts_with(b"{\"format\":\"json\",\"version\":1}\n{\"name\":\"checkout\""));
+/// assert_eq!(emitter.stats().datagrams_sent, 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Emitter {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    sink: Sink,
+    counters: EmitterCounters,
+    limit: usize,
+    open_error: Option<String>,
+}
+
+impl Emitter {
+    fn with_sink(sink: Sink, limit: usize, open_error: Option<String>) -> Emitter {
+        Emitter {
+            inner: Arc::new(Inner {
+                sink,
+                counters: EmitterCounters::default(),
+                limit: limit.clamp(DATAGRAM_HEADER.len() + 256, MAX_UDP_PAYLOAD),
+                open_error,
+            }),
+        }
+    }
+
+    /// An emitter sending to `daemon` over UDP. If no socket can be opened, the emitter still
+    /// works and counts every datagram in `dropped_no_socket`; [`Emitter::open_error`] says why.
+    /// `limit` is clamped to at most 65 507 bytes.
+    pub fn udp(daemon: SocketAddr, limit: usize) -> Emitter {
+        match Sink::udp(daemon) {
+            Ok(sink) => Emitter::with_sink(sink, limit, None),
+            Err(e) => Emitter::with_sink(
+                Sink::Unavailable,
+                limit,
+                Some(format!("cannot open a UDP socket to {daemon}: {e}")),
+            ),
+        }
+    }
+
+    /// Like [`Emitter::udp`], but reports a socket error to the caller.
+    pub fn try_udp(daemon: SocketAddr, limit: usize) -> io::Result<Emitter> {
+        Ok(Emitter::with_sink(Sink::udp(daemon)?, limit, None))
+    }
+
+    /// An emitter that sends nothing (tracing disabled).
+    pub fn disabled() -> Emitter {
+        Emitter::with_sink(Sink::Disabled, DEFAULT_DATAGRAM_LIMIT, None)
+    }
+
+    /// An emitter that keeps datagrams in memory, for tests (feature `testing`).
+    #[cfg(any(test, feature = "testing"))]
+    pub fn memory(limit: usize) -> (Emitter, MemorySink) {
+        let sink = MemorySink::default();
+        (
+            Emitter::with_sink(Sink::Memory(sink.clone()), limit, None),
+            sink,
+        )
+    }
+
+    /// Why the UDP socket could not be opened, if it could not.
+    pub fn open_error(&self) -> Option<&str> {
+        self.inner.open_error.as_deref()
+    }
+
+    /// True when this emitter never sends (tracing disabled).
+    pub fn is_disabled(&self) -> bool {
+        matches!(self.inner.sink, Sink::Disabled)
+    }
+
+    /// The datagram limit in bytes, header included.
+    pub fn limit(&self) -> usize {
+        self.inner.limit
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> EmitterStats {
+        self.inner.counters.snapshot()
+    }
+
+    /// The live counters.
+    pub fn counters(&self) -> &EmitterCounters {
+        &self.inner.counters
+    }
+
+    /// Sends a document that is already written (no header line); oversized ones are dropped
+    /// and counted.
+    pub fn send_raw_document(&self, document: &[u8], buf: &mut EmitBuffer) {
+        let c = &self.inner.counters;
+        EmitterCounters::bump(&c.documents);
+        if DATAGRAM_HEADER.len() + document.len() > self.inner.limit {
+            EmitterCounters::bump(&c.oversized_documents);
+            EmitterCounters::bump(&c.dropped_oversized);
+            return;
+        }
+        buf.datagram.truncate(DATAGRAM_HEADER.len());
+        buf.datagram.extend_from_slice(document);
+        self.inner.sink.send(&buf.datagram, c);
+    }
+
+    /// Writes `entity` and its unsent descendants as one or more documents and sends them.
+    /// Marks what was sent so it is not embedded again, and folds the tree's repair counts
+    /// into the emitter's counters (once).
+    pub fn emit(&self, tree: &mut EntityTree, entity: EntityIndex, buf: &mut EmitBuffer) {
+        let counts = std::mem::take(&mut tree.counts);
+        self.inner.counters.add_record_counts(&counts);
+        EmitterCounters::bump(&self.inner.counters.documents);
+        self.emit_subtree(tree, entity.0, buf);
+    }
+
+    fn emit_subtree(&self, tree: &mut EntityTree, i: u32, buf: &mut EmitBuffer) {
+        let c = &self.inner.counters;
+        let limit = self.inner.limit;
+        let mut counted_oversize = false;
+        loop {
+            let len = Self::write(tree, i, buf);
+            if len <= limit {
+                break;
+            }
+            if !counted_oversize {
+                counted_oversize = true;
+                EmitterCounters::bump(&c.oversized_documents);
+            }
+            let Some(chosen) = choose_children(tree, &buf.spans, len - limit) else {
+                return self.emit_cut(tree, i, buf);
+            };
+            for child in chosen {
+                EmitterCounters::bump(&c.subsegments_streamed);
+                self.emit_subtree(tree, child, buf);
+            }
+        }
+        self.inner.sink.send(&buf.datagram, c);
+        tree.node_mut(i).emission = Emission::Sent;
+    }
+
+    /// The entity does not fit even without its streamable children: cut metadata values, then
+    /// fall back to the minimal form.
+    fn emit_cut(&self, tree: &mut EntityTree, i: u32, buf: &mut EmitBuffer) {
+        let c = &self.inner.counters;
+        let limit = self.inner.limit;
+        for value_limit in [16 * 1024, 4 * 1024, 1024, 0] {
+            let mut opts = WriteOptions {
+                metadata_value_limit: Some(value_limit),
+                ..WriteOptions::default()
+            };
+            buf.datagram.truncate(DATAGRAM_HEADER.len());
+            write_top(tree, i, &mut buf.datagram, &mut opts);
+            if buf.datagram.len() <= limit {
+                EmitterCounters::bump(&c.documents_truncated);
+                c.metadata_values_truncated.fetch_add(
+                    u64::from(opts.truncated_values),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                self.inner.sink.send(&buf.datagram, c);
+                tree.node_mut(i).emission = Emission::Sent;
+                return;
+            }
+        }
+        buf.datagram.truncate(DATAGRAM_HEADER.len());
+        crate::json::minimal::write_minimal(tree, i, &mut buf.datagram);
+        if buf.datagram.len() <= limit {
+            EmitterCounters::bump(&c.documents_minimal);
+            self.inner.sink.send(&buf.datagram, c);
+        } else {
+            EmitterCounters::bump(&c.dropped_oversized);
+        }
+        tree.node_mut(i).emission = Emission::Sent;
+    }
+
+    /// Writes the datagram for `i` into `buf`, recording child spans; returns its length.
+    fn write(tree: &EntityTree, i: u32, buf: &mut EmitBuffer) -> usize {
+        buf.datagram.truncate(DATAGRAM_HEADER.len());
+        buf.spans.clear();
+        let mut opts = WriteOptions {
+            metadata_value_limit: None,
+            child_spans: Some(&mut buf.spans),
+            truncated_values: 0,
+        };
+        write_top(tree, i, &mut buf.datagram, &mut opts);
+        buf.datagram.len()
+    }
+}
+
+/// Picks closed child subtrees, largest first, whose removal sheds at least `excess` bytes.
+/// Returns `None` when no closed child can be streamed.
+fn choose_children(tree: &EntityTree, spans: &[(u32, usize)], excess: usize) -> Option<Vec<u32>> {
+    let mut candidates: Vec<(u32, usize)> = spans
+        .iter()
+        .copied()
+        .filter(|&(c, _)| tree.subtree_closed(c))
+        .collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    candidates.sort_by(|a, b| b.1.cmp(&a.1));
+    let mut shed = 0;
+    let mut chosen = Vec::new();
+    for (c, len) in candidates {
+        chosen.push(c);
+        // +1 for the comma that goes with the child.
+        shed += len + 1;
+        if shed >= excess {
+            break;
+        }
+    }
+    Some(chosen)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,86 @@
+//! AWS X-Ray tracing for Rust, built for AWS Lambda: ids, the `X-Amzn-Trace-Id` header, the
+//! segment model, and an emitter that writes segment documents into reused buffers and sends
+//! them to the X-Ray daemon over UDP without allocating.
+//!
+//! # Example
+//!
+//! ```
+//! use xray_core::{EmitBuffer, Emitter, EntityTree, Namespace, Timestamp, TraceHeader};
+//!
+//! // The header an upstream service (or Lambda) passed in.
+//! let header = TraceHeader::parse(
+//!     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+//! );
+//!
+//! let mut tree = EntityTree::new(header.root().unwrap());
+//! let handler = tree.begin_detached_subsegment("## handler", header.parent().unwrap(), Timestamp::now());
+//! let db = tree.begin_subsegment(handler, "orders-db", Timestamp::now());
+//! tree.entity_mut(db).set_namespace(Namespace::Remote);
+//! tree.end(db, Timestamp::now());
+//! tree.entity_mut(handler).put_annotation("order_id", "A-1").unwrap();
+//! tree.end(handler, Timestamp::now());
+//!
+//! let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+//! let emitter = Emitter::udp(daemon.local_addr().unwrap(), xray_core::DEFAULT_DATAGRAM_LIMIT);
+//! emitter.emit(&mut tree, handler, &mut EmitBuffer::new());
+//!
+//! let mut buf = [0u8; 65_536];
+//! let n = daemon.recv(&mut buf).unwrap();
+//! let doc: serde_json::Value = serde_json::from_slice(&buf[30..n]).unwrap();
+//! assert_eq!(doc["type"], "subsegment");
+//! assert_eq!(doc["parent_id"], "53995c3f42cd8ad8");
+//! assert_eq!(doc["subsegments"][0]["name"], "orders-db");
+//! ```
+//!
+//! # Features
+//!
+//! - `macros` (default): re-exports `#[capture_lambda_handler]` and `#[capture_method]`.
+//! - `testing`: an in-memory emitter ([`Emitter::memory`]) for tests.
+//!
+//! # Limitations
+//!
+//! - Documents are written in compact JSON with timestamps as `<seconds>.<microseconds>`.
+//! - A datagram never exceeds [`DEFAULT_DATAGRAM_LIMIT`] bytes (configurable, at most
+//!   65 507): larger documents are split into independent subsegments, then cut (see
+//!   [`Emitter`]).
+
+#![warn(missing_docs)]
+
+mod annotation;
+mod config;
+mod emit;
+mod id;
+mod json;
+mod model;
+mod name;
+mod name_charset;
+mod recycle;
+mod time;
+mod trace_header;
+
+pub use annotation::{
+    AnnotationValue, MAX_ANNOTATION_KEY_LEN, MAX_ANNOTATION_STRING_CHARS, RecordError,
+    is_valid_annotation_key, is_valid_metadata_namespace,
+};
+pub use config::{
+    Config, ConfigWarning, ContextMissing, DEFAULT_DAEMON, DaemonAddress, DaemonAddressError,
+    SERVICE_UNDEFINED,
+};
+#[cfg(any(test, feature = "testing"))]
+pub use emit::MemorySink;
+pub use emit::{
+    DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter, EmitterCounters, EmitterStats,
+    MAX_UDP_PAYLOAD,
+};
+pub use id::{IdError, SegmentId, TRACE_ID_LEN, TraceId};
+pub use json::document::write_document;
+pub use model::{
+    EntityIndex, EntityKind, EntityMut, EntityTree, MAX_CHAIN, MAX_MESSAGE_CHARS, Namespace,
+    RecordCounts, SqlPreparation,
+};
+pub use name::{MAX_NAME_CHARS, is_name_char, is_valid_name, sanitize_name_into};
+pub use time::{Clock, ManualClock, Timestamp};
+pub use trace_header::{
+    ENCODED_CAPACITY, EncodedHeader, ExtraFields, HEADER_NAME, Malformed, SamplingDecision,
+    TraceHeader,
+};

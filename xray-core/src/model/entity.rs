@@ -1,0 +1,165 @@
+//! One segment or subsegment as stored in an [`EntityTree`](super::EntityTree).
+
+use crate::annotation::AnnotationValue;
+use crate::id::SegmentId;
+use crate::recycle::{Recycle, Reset};
+use crate::time::Timestamp;
+
+use super::cause::Cause;
+use super::fields::{Aws, Http, Namespace, Service, Sql};
+
+/// Index meaning "no node" in the intrusive child lists.
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// Segment (top-level document of a service) or subsegment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EntityKind {
+    /// A segment: what a service records for one request.
+    Segment,
+    /// A subsegment: a unit of work inside a segment or another subsegment.
+    #[default]
+    Subsegment,
+}
+
+/// An annotation as stored: the value's text lives in `text` so its buffer is reused.
+#[derive(Debug, Default)]
+pub(crate) struct Annotation {
+    pub(crate) key: String,
+    pub(crate) kind: AnnotationKind,
+    pub(crate) text: String,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) enum AnnotationKind {
+    #[default]
+    Str,
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Annotation {
+    pub(crate) fn value(&self) -> AnnotationValue<'_> {
+        match self.kind {
+            AnnotationKind::Str => AnnotationValue::Str(&self.text),
+            AnnotationKind::Int(v) => AnnotationValue::Int(v),
+            AnnotationKind::UInt(v) => AnnotationValue::UInt(v),
+            AnnotationKind::Float(v) => AnnotationValue::Float(v),
+            AnnotationKind::Bool(v) => AnnotationValue::Bool(v),
+        }
+    }
+}
+
+impl Reset for Annotation {
+    fn reset(&mut self) {
+        self.key.clear();
+        self.kind = AnnotationKind::Str;
+        self.text.clear();
+    }
+}
+
+/// A metadata entry: its JSON value is already serialised in the tree's byte arena.
+#[derive(Debug, Default)]
+pub(crate) struct MetadataEntry {
+    pub(crate) namespace: String,
+    pub(crate) key: String,
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+    /// Replaced by a later entry with the same namespace and key.
+    pub(crate) dead: bool,
+}
+
+impl MetadataEntry {
+    pub(crate) fn len(&self) -> usize {
+        (self.end - self.start) as usize
+    }
+}
+
+impl Reset for MetadataEntry {
+    fn reset(&mut self) {
+        self.namespace.clear();
+        self.key.clear();
+        self.start = 0;
+        self.end = 0;
+        self.dead = false;
+    }
+}
+
+/// Where an entity stands in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Emission {
+    /// Not sent in any form.
+    #[default]
+    Pending,
+    /// Sent as its own document (streamed, or a root); not embedded again.
+    Sent,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Entity {
+    pub(crate) name: String,
+    pub(crate) id: SegmentId,
+    pub(crate) kind: EntityKind,
+    /// Index of the parent node in this tree, or `NONE` for a root.
+    pub(crate) parent: u32,
+    /// For a root: the upstream parent id written as `parent_id`.
+    pub(crate) upstream_parent: Option<SegmentId>,
+    pub(crate) first_child: u32,
+    pub(crate) last_child: u32,
+    pub(crate) next_sibling: u32,
+    pub(crate) start: Timestamp,
+    pub(crate) end: Option<Timestamp>,
+    pub(crate) emission: Emission,
+    /// Sent once as `in_progress` (a child that outlived its root): its completion is sent alone.
+    pub(crate) sent_in_progress: bool,
+    pub(crate) error: bool,
+    pub(crate) throttle: bool,
+    pub(crate) fault: bool,
+    pub(crate) namespace: Option<Namespace>,
+    pub(crate) origin: String,
+    pub(crate) user: String,
+    pub(crate) resource_arn: String,
+    pub(crate) traced: Option<bool>,
+    pub(crate) service: Service,
+    pub(crate) http: Http,
+    pub(crate) aws: Aws,
+    pub(crate) sql: Sql,
+    pub(crate) cause: Cause,
+    pub(crate) annotations: Recycle<Annotation>,
+    pub(crate) metadata: Recycle<MetadataEntry>,
+    pub(crate) precursor_ids: Vec<SegmentId>,
+}
+
+impl Reset for Entity {
+    fn reset(&mut self) {
+        self.name.clear();
+        self.id = SegmentId::NOOP;
+        self.kind = EntityKind::Subsegment;
+        self.parent = NONE;
+        self.upstream_parent = None;
+        self.first_child = NONE;
+        self.last_child = NONE;
+        self.next_sibling = NONE;
+        self.start = Timestamp::default();
+        self.end = None;
+        self.emission = Emission::Pending;
+        self.sent_in_progress = false;
+        self.error = false;
+        self.throttle = false;
+        self.fault = false;
+        self.namespace = None;
+        self.origin.clear();
+        self.user.clear();
+        self.resource_arn.clear();
+        self.traced = None;
+        self.service.reset();
+        self.http.reset();
+        self.aws.reset();
+        self.sql.reset();
+        self.cause.reset();
+        self.annotations.clear();
+        self.metadata.clear();
+        self.precursor_ids.clear();
+    }
+}

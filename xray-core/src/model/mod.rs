@@ -1,0 +1,361 @@
+//! The segment model: a tree of segments and subsegments for one trace, built in reusable
+//! storage.
+//!
+//! An [`EntityTree`] holds every entity one trace root produces in a process (a service
+//! segment and its subsegments, or in Lambda the handler subsegment and everything below it).
+//! Entities live in one flat, recycled vector and refer to each other by index; their strings,
+//! annotations and metadata reuse the buffers of the previous use. After a few invocations of
+//! the same shape, recording allocates nothing.
+
+mod cause;
+mod entity;
+mod fields;
+mod record;
+
+pub use cause::{MAX_CHAIN, MAX_MESSAGE_CHARS};
+pub use entity::EntityKind;
+pub(crate) use entity::{Annotation, AnnotationKind, Emission, Entity, MetadataEntry, NONE};
+pub use fields::{Namespace, SqlPreparation};
+pub use record::EntityMut;
+
+use crate::id::{SegmentId, TraceId};
+use crate::name::sanitize_name_into;
+use crate::recycle::Recycle;
+use crate::time::Timestamp;
+
+/// A handle to one entity of an [`EntityTree`]. Only meaningful for the tree that issued it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EntityIndex(pub(crate) u32);
+
+/// Repairs and rejections made while recording, kept per tree and folded into the emitter's
+/// counters when the tree is emitted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RecordCounts {
+    /// Names that were repaired (bad characters, too long, empty).
+    pub names_sanitized: u64,
+    /// Annotations rejected for an invalid key.
+    pub annotation_keys_rejected: u64,
+    /// Annotations or values rejected because a float was NaN or infinite.
+    pub non_finite_rejected: u64,
+    /// Strings cut to their schema limit (annotation values, `http` fields, `user`, …).
+    pub strings_truncated: u64,
+    /// Metadata rejected (reserved namespace, or the value failed to serialise).
+    pub metadata_rejected: u64,
+}
+
+impl RecordCounts {
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &RecordCounts) {
+        self.names_sanitized += other.names_sanitized;
+        self.annotation_keys_rejected += other.annotation_keys_rejected;
+        self.non_finite_rejected += other.non_finite_rejected;
+        self.strings_truncated += other.strings_truncated;
+        self.metadata_rejected += other.metadata_rejected;
+    }
+}
+
+/// How new entity ids are chosen.
+#[derive(Debug, Clone, Copy)]
+enum IdSource {
+    Random,
+    /// Deterministic ids for tests: the counter's next values.
+    Sequential(u64),
+}
+
+/// The entities of one trace root, in reusable storage.
+///
+/// ```
+/// use xray_core::{EntityTree, Namespace, Timestamp, TraceId};
+///
+/// let mut tree = EntityTree::new(TraceId::random());
+/// let t0 = Timestamp::from_micros(1_700_000_000_000_000);
+/// let root = tree.begin_segment("orders-api", None, t0);
+/// let ddb = tree.begin_subsegment(root, "DynamoDB", t0);
+/// tree.entity_mut(ddb).set_namespace(Namespace::Aws).aws_operation("UpdateItem");
+/// tree.entity_mut(root).put_annotation("tier", "gold").unwrap();
+/// tree.end(ddb, Timestamp::from_micros(1_700_000_000_001_000));
+/// tree.end(root, Timestamp::from_micros(1_700_000_000_002_000));
+///
+/// let mut buf = Vec::new();
+/// xray_core::write_document(&tree, root, &mut buf);
+/// let doc: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+/// assert_eq!(doc["subsegments"][0]["aws"]["operation"], "UpdateItem");
+/// ```
+#[derive(Debug)]
+pub struct EntityTree {
+    pub(crate) trace_id: TraceId,
+    pub(crate) nodes: Recycle<Entity>,
+    /// Serialised metadata values, referenced by range from `MetadataEntry`.
+    pub(crate) meta: Vec<u8>,
+    pub(crate) counts: RecordCounts,
+    ids: IdSource,
+}
+
+/// Capacity above which a tree's byte arena is released on reset, so one unusually large
+/// invocation does not pin its memory in a pooled tree.
+const META_KEEP_BYTES: usize = 1 << 20;
+/// Node slots kept across resets.
+const NODES_KEEP: usize = 4096;
+
+impl EntityTree {
+    /// An empty tree for the given trace.
+    pub fn new(trace_id: TraceId) -> EntityTree {
+        EntityTree {
+            trace_id,
+            nodes: Recycle::default(),
+            meta: Vec::new(),
+            counts: RecordCounts::default(),
+            ids: IdSource::Random,
+        }
+    }
+
+    /// Empties the tree for another trace, keeping its buffers.
+    pub fn reset(&mut self, trace_id: TraceId) {
+        self.trace_id = trace_id;
+        self.nodes.clear();
+        self.nodes.shrink_spare(NODES_KEEP);
+        self.meta.clear();
+        if self.meta.capacity() > META_KEEP_BYTES {
+            self.meta.shrink_to(META_KEEP_BYTES);
+        }
+        self.counts = RecordCounts::default();
+    }
+
+    /// Makes new ids deterministic: `start`, `start + 1`, … (tests and reproducible examples).
+    pub fn use_sequential_ids(&mut self, start: u64) {
+        self.ids = IdSource::Sequential(start.max(1));
+    }
+
+    /// The trace every entity of this tree belongs to.
+    pub fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+
+    /// Repairs and rejections made so far.
+    pub fn counts(&self) -> RecordCounts {
+        self.counts
+    }
+
+    /// Number of entities recorded.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True when nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    fn next_id(&mut self) -> SegmentId {
+        match &mut self.ids {
+            IdSource::Random => SegmentId::random(),
+            IdSource::Sequential(n) => {
+                let id = SegmentId::from_u64(*n);
+                *n = n.wrapping_add(1).max(1);
+                id
+            }
+        }
+    }
+
+    fn push_node(
+        &mut self,
+        name: &str,
+        kind: EntityKind,
+        parent: u32,
+        upstream: Option<SegmentId>,
+        start: Timestamp,
+    ) -> EntityIndex {
+        let id = self.next_id();
+        let index = self.nodes.len() as u32;
+        let node = self.nodes.push();
+        if sanitize_name_into(name, &mut node.name) {
+            self.counts.names_sanitized += 1;
+        }
+        node.id = id;
+        node.kind = kind;
+        node.parent = parent;
+        node.upstream_parent = upstream;
+        node.first_child = NONE;
+        node.last_child = NONE;
+        node.next_sibling = NONE;
+        node.start = start;
+        if parent != NONE {
+            let p = &mut self.nodes.as_mut_slice()[parent as usize];
+            let prev_last = p.last_child;
+            p.last_child = index;
+            if prev_last == NONE {
+                p.first_child = index;
+            } else {
+                self.nodes.as_mut_slice()[prev_last as usize].next_sibling = index;
+            }
+        }
+        EntityIndex(index)
+    }
+
+    /// Opens a segment: the top-level record of a service for one request. `parent_id` is the
+    /// upstream caller's id from the trace header, if any.
+    pub fn begin_segment(
+        &mut self,
+        name: &str,
+        parent_id: Option<SegmentId>,
+        start: Timestamp,
+    ) -> EntityIndex {
+        self.push_node(name, EntityKind::Segment, NONE, parent_id, start)
+    }
+
+    /// Opens a subsegment whose parent lives elsewhere (in Lambda, the function segment that
+    /// Lambda itself records). It is sent as an independent subsegment document.
+    pub fn begin_detached_subsegment(
+        &mut self,
+        name: &str,
+        parent_id: SegmentId,
+        start: Timestamp,
+    ) -> EntityIndex {
+        self.push_node(name, EntityKind::Subsegment, NONE, Some(parent_id), start)
+    }
+
+    /// Opens a subsegment under `parent`.
+    pub fn begin_subsegment(
+        &mut self,
+        parent: EntityIndex,
+        name: &str,
+        start: Timestamp,
+    ) -> EntityIndex {
+        self.push_node(name, EntityKind::Subsegment, parent.0, None, start)
+    }
+
+    /// Closes an entity. Closing twice keeps the first end time.
+    pub fn end(&mut self, entity: EntityIndex, end: Timestamp) {
+        if let Some(node) = self.nodes.get_mut(entity.0 as usize) {
+            if node.end.is_none() {
+                node.end = Some(end.max(node.start));
+            }
+        }
+    }
+
+    /// Mutable access to an entity's fields.
+    ///
+    /// # Panics
+    /// If `entity` was not issued by this tree since its last reset.
+    pub fn entity_mut(&mut self, entity: EntityIndex) -> EntityMut<'_> {
+        assert!((entity.0 as usize) < self.nodes.len(), "stale EntityIndex");
+        EntityMut {
+            tree: self,
+            index: entity.0 as usize,
+        }
+    }
+
+    /// The id of an entity.
+    pub fn id(&self, entity: EntityIndex) -> Option<SegmentId> {
+        self.nodes.get(entity.0 as usize).map(|n| n.id)
+    }
+
+    /// The parent of an entity within this tree (`None` for roots).
+    pub fn parent(&self, entity: EntityIndex) -> Option<EntityIndex> {
+        let p = self.nodes.get(entity.0 as usize)?.parent;
+        (p != NONE).then_some(EntityIndex(p))
+    }
+
+    /// True when the entity has been closed.
+    pub fn is_closed(&self, entity: EntityIndex) -> bool {
+        self.nodes
+            .get(entity.0 as usize)
+            .is_some_and(|n| n.end.is_some())
+    }
+
+    /// The first entity that is not a descendant of another one, if any.
+    pub fn first_root(&self) -> Option<EntityIndex> {
+        self.nodes
+            .iter()
+            .position(|n| n.parent == NONE)
+            .map(|i| EntityIndex(i as u32))
+    }
+
+    pub(crate) fn node(&self, i: u32) -> &Entity {
+        &self.nodes.as_slice()[i as usize]
+    }
+
+    pub(crate) fn node_mut(&mut self, i: u32) -> &mut Entity {
+        &mut self.nodes.as_mut_slice()[i as usize]
+    }
+
+    /// Children of `i` in creation order.
+    pub(crate) fn children(&self, i: u32) -> Children<'_> {
+        Children {
+            tree: self,
+            next: self.node(i).first_child,
+        }
+    }
+
+    /// True when `i` and all its descendants are closed.
+    pub(crate) fn subtree_closed(&self, i: u32) -> bool {
+        self.node(i).end.is_some() && self.children(i).all(|c| self.subtree_closed(c))
+    }
+
+    /// The nearest ancestor (or `i` itself) that has no parent in this tree.
+    pub(crate) fn root_of(&self, mut i: u32) -> u32 {
+        while self.node(i).parent != NONE {
+            i = self.node(i).parent;
+        }
+        i
+    }
+}
+
+pub(crate) struct Children<'a> {
+    tree: &'a EntityTree,
+    next: u32,
+}
+
+impl Iterator for Children<'_> {
+    type Item = u32;
+    fn next(&mut self) -> Option<u32> {
+        if self.next == NONE {
+            return None;
+        }
+        let cur = self.next;
+        self.next = self.tree.node(cur).next_sibling;
+        Some(cur)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_a_tree_in_creation_order() {
+        let mut t = EntityTree::new(TraceId::NOOP);
+        t.use_sequential_ids(1);
+        let ts = Timestamp::from_micros(10);
+        let r = t.begin_segment("root", None, ts);
+        let a = t.begin_subsegment(r, "a", ts);
+        let b = t.begin_subsegment(r, "b", ts);
+        let a1 = t.begin_subsegment(a, "a1", ts);
+        assert_eq!(t.children(r.0).collect::<Vec<_>>(), [a.0, b.0]);
+        assert_eq!(t.children(a.0).collect::<Vec<_>>(), [a1.0]);
+        assert_eq!(t.parent(a1), Some(a));
+        assert_eq!(t.root_of(a1.0), r.0);
+        assert_eq!(t.id(b), Some(SegmentId::from_u64(3)));
+        assert!(!t.subtree_closed(r.0));
+        for e in [a1, a, b, r] {
+            t.end(e, Timestamp::from_micros(5));
+        }
+        assert!(t.subtree_closed(r.0));
+        assert_eq!(t.node(r.0).end, Some(ts), "end is never before start");
+    }
+
+    #[test]
+    fn reset_reuses_storage() {
+        let mut t = EntityTree::new(TraceId::NOOP);
+        let r = t.begin_segment("bad{name}", None, Timestamp::default());
+        assert_eq!(t.counts().names_sanitized, 1);
+        t.end(r, Timestamp::default());
+        t.reset(TraceId::random());
+        assert!(t.is_empty());
+        assert_eq!(t.counts(), RecordCounts::default());
+        let r2 = t.begin_segment("fresh", None, Timestamp::default());
+        assert_eq!(r2, EntityIndex(0));
+        assert_eq!(t.node(0).name, "fresh");
+        assert!(t.node(0).end.is_none());
+    }
+}

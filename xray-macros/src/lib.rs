@@ -1,0 +1,1 @@
+//! Attribute macros for `xray-core` (placeholder until the Lambda issue lands).
