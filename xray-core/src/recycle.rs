@@ -53,10 +53,6 @@ impl<T: Reset> Recycle<T> {
         self.len = 0;
     }
 
-    pub(crate) fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
-    }
-
     pub(crate) fn len(&self) -> usize {
         self.len
     }
@@ -111,7 +107,7 @@ mod tests {
         assert!(s.is_empty());
         assert_eq!(s.capacity(), cap);
         assert_eq!(r.len(), 1);
-        r.truncate(0);
+        r.clear();
         assert_eq!(r.iter().count(), 0);
         r.shrink_spare(0);
         assert_eq!(r.items.len(), 0);

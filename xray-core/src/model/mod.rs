@@ -14,7 +14,7 @@ mod record;
 
 pub use cause::{MAX_CHAIN, MAX_MESSAGE_CHARS};
 pub use entity::EntityKind;
-pub(crate) use entity::{Annotation, AnnotationKind, Emission, Entity, MetadataEntry, NONE};
+pub(crate) use entity::{Emission, Entity, NONE};
 pub use fields::{Namespace, SqlPreparation};
 pub use record::EntityMut;
 
@@ -263,6 +263,19 @@ impl EntityTree {
             .is_some_and(|n| n.end.is_some())
     }
 
+    /// The children of an entity, in the order they were opened.
+    pub fn child_entities(&self, entity: EntityIndex) -> impl Iterator<Item = EntityIndex> + '_ {
+        let first = self
+            .nodes
+            .get(entity.0 as usize)
+            .map_or(NONE, |n| n.first_child);
+        Children {
+            tree: self,
+            next: first,
+        }
+        .map(EntityIndex)
+    }
+
     /// The first entity that is not a descendant of another one, if any.
     pub fn first_root(&self) -> Option<EntityIndex> {
         self.nodes
@@ -290,14 +303,6 @@ impl EntityTree {
     /// True when `i` and all its descendants are closed.
     pub(crate) fn subtree_closed(&self, i: u32) -> bool {
         self.node(i).end.is_some() && self.children(i).all(|c| self.subtree_closed(c))
-    }
-
-    /// The nearest ancestor (or `i` itself) that has no parent in this tree.
-    pub(crate) fn root_of(&self, mut i: u32) -> u32 {
-        while self.node(i).parent != NONE {
-            i = self.node(i).parent;
-        }
-        i
     }
 }
 
@@ -334,7 +339,6 @@ mod tests {
         assert_eq!(t.children(r.0).collect::<Vec<_>>(), [a.0, b.0]);
         assert_eq!(t.children(a.0).collect::<Vec<_>>(), [a1.0]);
         assert_eq!(t.parent(a1), Some(a));
-        assert_eq!(t.root_of(a1.0), r.0);
         assert_eq!(t.id(b), Some(SegmentId::from_u64(3)));
         assert!(!t.subtree_closed(r.0));
         for e in [a1, a, b, r] {

@@ -527,7 +527,10 @@ mod tests {
         );
         let mut bad = std::collections::HashMap::new();
         bad.insert((1, 2), 3);
-        assert_eq!(e.put_metadata("app", "bad", &bad).unwrap_err(), RecordError::Serialize);
+        assert_eq!(
+            e.put_metadata("app", "bad", &bad).unwrap_err(),
+            RecordError::Serialize
+        );
         e.put_metadata("app", "nan", &f64::NAN).unwrap();
         let node = t.node(r.0);
         let live: Vec<_> = node

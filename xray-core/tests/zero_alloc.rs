@@ -1,0 +1,208 @@
+//! Proves the hot paths allocate nothing after warm-up, with a counting global allocator.
+//!
+//! The counter is per thread, so the test harness's own threads do not disturb it. The canary
+//! test shows the allocator is really installed (a `Vec` allocation is seen), so a zero count
+//! elsewhere means something. Run in debug and in release (`cargo test --release --test
+//! zero_alloc`); CI does both.
+
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::UdpSocket;
+
+use serde::Serialize;
+use xray_core::{
+    EmitBuffer, Emitter, EntityTree, Namespace, SamplingDecision, SegmentId, Timestamp,
+    TraceHeader, TraceId, write_document,
+};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator, which upholds the
+// `GlobalAlloc` contract; the only addition is a thread-local counter bump, which neither
+// allocates nor unwinds (a `const`-initialised `Cell` needs no lazy setup or destructor).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same layout contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same layout contract as our caller's.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        // SAFETY: `ptr` came from this allocator with `layout`; the caller upholds the rest.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+#[test]
+fn canary_the_counting_allocator_is_installed() {
+    let n = allocations_in(|| {
+        let v: Vec<u64> = std::hint::black_box(Vec::with_capacity(16));
+        drop(v);
+    });
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn header_parse_and_format() {
+    let text = "Root=1-5759e988-bd862e3fe1be46a994272793; Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1|68fd508a:5";
+    let n = allocations_in(|| {
+        for _ in 0..100 {
+            let h = TraceHeader::parse(std::hint::black_box(text));
+            assert!(h.sampled().is_sampled());
+            let down = h.downstream(SegmentId::from_u64(42), SamplingDecision::Sampled);
+            let enc = down.encode();
+            assert!(enc.as_str().ends_with("Lineage=a87bd80c:1|68fd508a:5"));
+            assert_eq!(h.extra_fields().count(), 1);
+        }
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn id_generation() {
+    // The thread's random generator is created on first use.
+    let _ = SegmentId::random();
+    let n = allocations_in(|| {
+        for _ in 0..1000 {
+            std::hint::black_box(SegmentId::random());
+            std::hint::black_box(TraceId::random());
+            std::hint::black_box(SegmentId::random().to_hex());
+            std::hint::black_box(TraceId::random().to_text());
+        }
+    });
+    assert_eq!(n, 0);
+}
+
+#[derive(Serialize)]
+struct User<'a> {
+    id: &'a str,
+    email: &'a str,
+    roles: [&'a str; 2],
+    age: u32,
+}
+
+/// A realistic invocation: a handler with 10 subsegments (some nested), annotations, metadata
+/// and an error with a source chain, written and sent over UDP.
+fn invocation(
+    tree: &mut EntityTree,
+    error: &(dyn std::error::Error + 'static),
+    emitter: &Emitter,
+    buf: &mut EmitBuffer,
+    out: &mut Vec<u8>,
+) {
+    let header = TraceHeader::parse(
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    );
+    tree.reset(header.root().unwrap_or(TraceId::NOOP));
+    let parent = header.parent().unwrap_or(SegmentId::NOOP);
+    let user = User {
+        id: "u-123",
+        email: "someone@example.com",
+        roles: ["admin", "dev"],
+        age: 42,
+    };
+    let h = tree.begin_detached_subsegment("## handler", parent, Timestamp::now());
+    tree.entity_mut(h)
+        .put_annotation("ColdStart", false)
+        .unwrap()
+        .put_annotation("Service", "orders")
+        .unwrap();
+    let mut parent_of_next = h;
+    for i in 0..10_u32 {
+        let s = tree.begin_subsegment(parent_of_next, "## step", Timestamp::now());
+        {
+            let mut e = tree.entity_mut(s);
+            e.put_annotation("step", i).unwrap();
+            e.put_annotation("ratio", f64::from(i) / 3.0).unwrap();
+            e.put_metadata("orders", "user", &user).unwrap();
+            if i == 3 {
+                e.set_namespace(Namespace::Remote)
+                    .http_method("POST")
+                    .http_url("https://api.example.com/users")
+                    .apply_http_status(503);
+            }
+            if i == 9 {
+                e.set_fault(true);
+                e.record_error(error, Some("app::Error"), false);
+            }
+        }
+        // Steps 4..7 nest; the others are siblings under the handler.
+        if (4..7).contains(&i) {
+            parent_of_next = s;
+        } else {
+            tree.end(s, Timestamp::now());
+        }
+    }
+    // Close the nested chain and the handler; closing is idempotent for closed ones.
+    let mut cursor = Some(parent_of_next);
+    while let Some(e) = cursor {
+        tree.end(e, Timestamp::now());
+        cursor = tree.parent(e);
+    }
+    out.clear();
+    write_document(tree, h, out);
+    emitter.emit(tree, h, buf);
+}
+
+#[test]
+fn building_writing_and_sending_a_realistic_document() {
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let emitter = Emitter::udp(
+        daemon.local_addr().unwrap(),
+        xray_core::DEFAULT_DATAGRAM_LIMIT,
+    );
+    let error = std::io::Error::other(std::fmt::Error);
+    let mut tree = EntityTree::new(TraceId::NOOP);
+    let mut buf = EmitBuffer::new();
+    let mut out = Vec::with_capacity(64 * 1024);
+    for _ in 0..3 {
+        invocation(&mut tree, &error, &emitter, &mut buf, &mut out);
+    }
+    let n = allocations_in(|| {
+        for _ in 0..10 {
+            invocation(&mut tree, &error, &emitter, &mut buf, &mut out);
+        }
+    });
+    assert_eq!(n, 0, "allocations in 10 warm invocations");
+
+    // The work was real: the datagrams arrived and hold the whole tree.
+    let stats = emitter.stats();
+    assert_eq!(stats.datagrams_sent, 13);
+    assert_eq!(stats.datagrams_dropped(), 0);
+    let mut datagram = [0u8; 65_536];
+    let len = daemon.recv(&mut datagram).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&datagram[30..len]).unwrap();
+    assert_eq!(doc["name"], "## handler");
+    let mut count = 0;
+    let mut stack = vec![&doc];
+    while let Some(d) = stack.pop() {
+        count += 1;
+        stack.extend(d["subsegments"].as_array().into_iter().flatten());
+    }
+    assert_eq!(count, 11);
+    assert!(out.len() > 2000, "{} bytes", out.len());
+}
