@@ -10,8 +10,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 /// A 64-bit segment or subsegment id, written as 16 lowercase hex digits.
 ///
 /// The all-zero id is reserved for entities that are not recorded (see
@@ -55,18 +53,16 @@ impl SegmentId {
     /// The 16 lowercase hex digits, on the stack.
     #[inline]
     pub fn to_hex(self) -> [u8; 16] {
-        let mut out = [0u8; 16];
-        let bytes = self.0.to_be_bytes();
-        for (i, b) in bytes.iter().enumerate() {
-            out[2 * i] = HEX[(b >> 4) as usize];
-            out[2 * i + 1] = HEX[(b & 0xf) as usize];
-        }
-        out
+        crate::ascii::hex16(self.0).to_le_bytes()
     }
 
     /// Parses exactly 16 hex digits (either case).
     pub fn parse_hex(s: &str) -> Result<SegmentId, IdError> {
-        let b = s.as_bytes();
+        SegmentId::parse_hex_bytes(s.as_bytes())
+    }
+
+    /// [`SegmentId::parse_hex`] on bytes.
+    pub fn parse_hex_bytes(b: &[u8]) -> Result<SegmentId, IdError> {
         if b.len() != 16 {
             return Err(IdError::Length);
         }
@@ -165,25 +161,36 @@ impl TraceId {
     /// The 35-character text form, on the stack.
     #[inline]
     pub fn to_text(&self) -> [u8; TRACE_ID_LEN] {
+        let (epoch, hi, lo) = self.hex_parts();
         let mut out = [0u8; TRACE_ID_LEN];
-        out[0] = b'1';
-        out[1] = b'-';
-        let e = self.epoch.to_be_bytes();
-        for (i, b) in e.iter().enumerate() {
-            out[2 + 2 * i] = HEX[(b >> 4) as usize];
-            out[3 + 2 * i] = HEX[(b & 0xf) as usize];
-        }
+        out[..2].copy_from_slice(b"1-");
+        out[2..10].copy_from_slice(&epoch);
         out[10] = b'-';
-        for (i, b) in self.random.iter().enumerate() {
-            out[11 + 2 * i] = HEX[(b >> 4) as usize];
-            out[12 + 2 * i] = HEX[(b & 0xf) as usize];
-        }
+        out[11..27].copy_from_slice(&hi);
+        out[27..].copy_from_slice(&lo);
         out
+    }
+
+    /// The hex digits of the epoch and of the two parts of the random id.
+    #[inline]
+    pub(crate) fn hex_parts(&self) -> ([u8; 8], [u8; 16], [u8; 8]) {
+        let r = self.random;
+        let hi = u64::from_be_bytes([r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]]);
+        let lo = u32::from_be_bytes([r[8], r[9], r[10], r[11]]);
+        (
+            crate::ascii::hex8(self.epoch).to_le_bytes(),
+            crate::ascii::hex16(hi).to_le_bytes(),
+            crate::ascii::hex8(lo).to_le_bytes(),
+        )
     }
 
     /// Parses the text form: version `1`, 8 hex digits, 24 hex digits (either case).
     pub fn parse(s: &str) -> Result<TraceId, IdError> {
-        let b = s.as_bytes();
+        TraceId::parse_bytes(s.as_bytes())
+    }
+
+    /// [`TraceId::parse`] on bytes.
+    pub fn parse_bytes(b: &[u8]) -> Result<TraceId, IdError> {
         if b.len() != TRACE_ID_LEN {
             return Err(IdError::Length);
         }
@@ -247,14 +254,27 @@ impl fmt::Display for IdError {
 
 impl std::error::Error for IdError {}
 
+/// Hex digit values; 0xff marks a byte that is not a hex digit.
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 #[inline]
 fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
+    let v = HEX_VALUE[c as usize];
+    (v != 0xff).then_some(v)
 }
 
 /// Views hex output as text; the input is always ASCII built from `HEX`.

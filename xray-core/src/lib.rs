@@ -47,6 +47,7 @@
 #![warn(missing_docs)]
 
 mod annotation;
+mod ascii;
 mod config;
 mod emit;
 mod id;

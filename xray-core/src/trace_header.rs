@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use crate::id::{SegmentId, TraceId};
+use crate::id::{SegmentId, TRACE_ID_LEN, TraceId};
 
 /// The name of the HTTP header.
 pub const HEADER_NAME: &str = "X-Amzn-Trace-Id";
@@ -118,45 +118,95 @@ impl<'a> TraceHeader<'a> {
     /// Parses a header value. Never fails: unreadable parts are skipped and reported by
     /// [`TraceHeader::malformed`].
     pub fn parse(value: &'a str) -> TraceHeader<'a> {
-        let mut header = TraceHeader {
-            extras_source: value,
-            ..TraceHeader::default()
-        };
-        for (key, val) in fields(value) {
+        let mut header = TraceHeader::default();
+        // Most headers are `Root=…;Parent=…;Sampled=…` exactly: read that prefix without
+        // searching, then hand whatever follows to the general field loop.
+        let start = header.read_canonical_prefix(value.as_bytes());
+        let rest = &value[start..];
+        let mut fields = fields(rest);
+        let mut extras_from = None;
+        while let Some((key, val)) = fields.next() {
             match reserved(key) {
-                Some(Reserved::Root) => {
-                    if header.root.is_none() {
-                        match TraceId::parse(val) {
-                            Ok(id) => header.root = Some(id),
-                            Err(_) => header.malformed.root = true,
-                        }
-                    }
+                Some(Reserved::Root) => header.set_root(val),
+                Some(Reserved::Parent) => header.set_parent(val),
+                Some(Reserved::Sampled) => header.set_sampled(val),
+                Some(Reserved::SelfField) => {}
+                None => {
+                    extras_from.get_or_insert(fields.field_start);
                 }
-                Some(Reserved::Parent) => {
-                    if header.parent.is_none() {
-                        match SegmentId::parse_hex(val) {
-                            Ok(id) => header.parent = Some(id),
-                            Err(_) => header.malformed.parent = true,
-                        }
-                    }
-                }
-                Some(Reserved::Sampled) => {
-                    if header.sampled == SamplingDecision::Unknown {
-                        header.sampled = match val {
-                            "1" => SamplingDecision::Sampled,
-                            "0" => SamplingDecision::NotSampled,
-                            "?" => SamplingDecision::Requested,
-                            _ => {
-                                header.malformed.sampled = true;
-                                SamplingDecision::Unknown
-                            }
-                        };
-                    }
-                }
-                Some(Reserved::SelfField) | None => {}
             }
         }
+        header.extras_source = extras_from.map_or("", |i| &rest[i..]);
         header
+    }
+
+    /// Reads `Root=<35>;Parent=<16>;Sampled=<c>` as far as the input follows it exactly;
+    /// returns where the general parser should continue.
+    fn read_canonical_prefix(&mut self, b: &[u8]) -> usize {
+        const ROOT: &[u8] = b"Root=";
+        const PARENT: &[u8] = b"Parent=";
+        const SAMPLED: &[u8] = b"Sampled=";
+        let ends_field = |i: usize| i == b.len() || b[i] == b';';
+        let root_end = ROOT.len() + TRACE_ID_LEN;
+        if !(b.starts_with(ROOT) && b.len() >= root_end && ends_field(root_end)) {
+            return 0;
+        }
+        match TraceId::parse_bytes(&b[ROOT.len()..root_end]) {
+            Ok(id) => self.root = Some(id),
+            Err(_) => return 0,
+        }
+        let mut pos = (root_end + 1).min(b.len());
+        let parent_end = pos + PARENT.len() + 16;
+        if b[pos..].starts_with(PARENT) && b.len() >= parent_end && ends_field(parent_end) {
+            match SegmentId::parse_hex_bytes(&b[pos + PARENT.len()..parent_end]) {
+                Ok(id) => self.parent = Some(id),
+                Err(_) => return pos,
+            }
+            pos = (parent_end + 1).min(b.len());
+        }
+        let sampled_end = pos + SAMPLED.len() + 1;
+        if b[pos..].starts_with(SAMPLED) && b.len() >= sampled_end && ends_field(sampled_end) {
+            self.sampled = match b[sampled_end - 1] {
+                b'1' => SamplingDecision::Sampled,
+                b'0' => SamplingDecision::NotSampled,
+                b'?' => SamplingDecision::Requested,
+                _ => return pos,
+            };
+            pos = (sampled_end + 1).min(b.len());
+        }
+        pos
+    }
+
+    fn set_root(&mut self, val: &str) {
+        if self.root.is_none() {
+            match TraceId::parse(val) {
+                Ok(id) => self.root = Some(id),
+                Err(_) => self.malformed.root = true,
+            }
+        }
+    }
+
+    fn set_parent(&mut self, val: &str) {
+        if self.parent.is_none() {
+            match SegmentId::parse_hex(val) {
+                Ok(id) => self.parent = Some(id),
+                Err(_) => self.malformed.parent = true,
+            }
+        }
+    }
+
+    fn set_sampled(&mut self, val: &str) {
+        if self.sampled == SamplingDecision::Unknown {
+            self.sampled = match val {
+                "1" => SamplingDecision::Sampled,
+                "0" => SamplingDecision::NotSampled,
+                "?" => SamplingDecision::Requested,
+                _ => {
+                    self.malformed.sampled = true;
+                    SamplingDecision::Unknown
+                }
+            };
+        }
     }
 
     /// The `Root` trace id, when present and valid.
@@ -333,55 +383,66 @@ enum Reserved {
     SelfField,
 }
 
+#[inline]
 fn reserved(key: &str) -> Option<Reserved> {
-    if key.eq_ignore_ascii_case("root") {
-        Some(Reserved::Root)
-    } else if key.eq_ignore_ascii_case("parent") {
-        Some(Reserved::Parent)
-    } else if key.eq_ignore_ascii_case("sampled") {
-        Some(Reserved::Sampled)
-    } else if key.eq_ignore_ascii_case("self") {
-        Some(Reserved::SelfField)
-    } else {
-        None
-    }
+    // Dispatch on length first: most keys are rejected without a comparison.
+    let (candidate, kind) = match key.len() {
+        4 if key.as_bytes()[0] | 0x20 == b'r' => ("root", Reserved::Root),
+        4 => ("self", Reserved::SelfField),
+        6 => ("parent", Reserved::Parent),
+        7 => ("sampled", Reserved::Sampled),
+        _ => return None,
+    };
+    key.eq_ignore_ascii_case(candidate).then_some(kind)
 }
 
 /// Splits a header into trimmed `(key, value)` pairs at the first `=`, skipping empty parts,
-/// parts without `=`, and parts with an empty key.
+/// parts without `=`, and parts with an empty key or a key containing spaces.
 fn fields(value: &str) -> Fields<'_> {
-    Fields { rest: Some(value) }
+    Fields {
+        src: value,
+        pos: 0,
+        field_start: 0,
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Fields<'a> {
-    rest: Option<&'a str>,
+    src: &'a str,
+    pos: usize,
+    /// Where the field last returned starts in `src`.
+    field_start: usize,
 }
+
+const SPACES: &[char] = &[' ', '\t'];
 
 impl<'a> Iterator for Fields<'a> {
     type Item = (&'a str, &'a str);
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let rest = self.rest?;
-            let part = match rest.split_once(';') {
-                Some((part, tail)) => {
-                    self.rest = Some(tail);
-                    part
+        while self.pos < self.src.len() {
+            let start = self.pos;
+            let rest = &self.src[start..];
+            let part = match rest.find(';') {
+                Some(i) => {
+                    self.pos = start + i + 1;
+                    &rest[..i]
                 }
                 None => {
-                    self.rest = None;
+                    self.pos = self.src.len();
                     rest
                 }
             };
             let Some((key, val)) = part.split_once('=') else {
                 continue;
             };
-            let key = key.trim();
-            if key.is_empty() || key.contains(char::is_whitespace) {
+            let key = key.trim_matches(SPACES);
+            if key.is_empty() || key.contains(SPACES) {
                 continue;
             }
-            return Some((key, val.trim()));
+            self.field_start = start;
+            return Some((key, val.trim_matches(SPACES)));
         }
+        None
     }
 }
 
@@ -482,13 +543,7 @@ mod tests {
         assert_eq!(h.parent(), None);
         assert_eq!(extras(&h), [("Foo".into(), "x=y".into())]);
         let h = TraceHeader::parse("some invalid string");
-        assert_eq!(
-            h,
-            TraceHeader {
-                extras_source: "some invalid string",
-                ..Default::default()
-            }
-        );
+        assert_eq!(h, TraceHeader::default());
     }
 
     #[test]

@@ -134,7 +134,7 @@ fn build(tree: &mut EntityTree, parent: Option<EntityIndex>, n: &Node) -> Entity
     let start = Timestamp::from_micros(T0 + n.start);
     let e = match parent {
         Some(p) => tree.begin_subsegment(p, &n.name, start),
-        None => tree.begin_detached_subsegment(&n.name, SegmentId::from_u64(0xfacade), start),
+        None => tree.begin_detached_subsegment(&n.name, SegmentId::from_u64(0x00fa_cade), start),
     };
     {
         let mut m = tree.entity_mut(e);

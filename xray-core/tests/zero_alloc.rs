@@ -193,7 +193,7 @@ fn building_writing_and_sending_a_realistic_document() {
     let stats = emitter.stats();
     assert_eq!(stats.datagrams_sent, 13);
     assert_eq!(stats.datagrams_dropped(), 0);
-    let mut datagram = [0u8; 65_536];
+    let mut datagram = vec![0u8; 65_536];
     let len = daemon.recv(&mut datagram).unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&datagram[30..len]).unwrap();
     assert_eq!(doc["name"], "## handler");

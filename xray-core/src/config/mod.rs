@@ -202,7 +202,7 @@ impl Config {
                     format!("empty; using {SERVICE_UNDEFINED}"),
                 );
             } else {
-                c.service_name = v.to_owned();
+                v.clone_into(&mut c.service_name);
             }
         }
         if let Some(v) = lookup("AWS_XRAY_TRACING_NAME") {

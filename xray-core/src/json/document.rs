@@ -53,7 +53,7 @@ fn write_entity(
     if top {
         out.push(b',');
         w::key(out, "trace_id");
-        w::hex_id(out, &tree.trace_id.to_text());
+        w::trace_id(out, &tree.trace_id);
         let parent_id = if n.parent == NONE {
             n.upstream_parent
         } else {
@@ -240,56 +240,58 @@ fn write_aws(n: &Entity, out: &mut Vec<u8>) {
     opt_str(out, &mut first, "request_id", &a.request_id);
     opt_str(out, &mut first, "queue_url", &a.queue_url);
     opt_str(out, &mut first, "table_name", &a.table_name);
-    let groups: [(&'static str, bool, [(&'static str, &String); 4]); 3] = [
-        (
+    if a.has_ecs() {
+        group(
+            out,
+            &mut first,
             "ecs",
-            a.has_ecs(),
-            [
+            &[
                 ("container", &a.ecs_container),
                 ("container_id", &a.ecs_container_id),
                 ("container_arn", &a.ecs_container_arn),
-                ("", &a.ecs_container),
             ],
-        ),
-        (
+        );
+    }
+    if a.has_ec2() {
+        group(
+            out,
+            &mut first,
             "ec2",
-            a.has_ec2(),
-            [
+            &[
                 ("instance_id", &a.ec2_instance_id),
                 ("availability_zone", &a.ec2_availability_zone),
                 ("instance_size", &a.ec2_instance_size),
                 ("ami_id", &a.ec2_ami_id),
             ],
-        ),
-        (
+        );
+    }
+    if a.has_xray() {
+        group(
+            out,
+            &mut first,
             "xray",
-            a.has_xray(),
-            [
+            &[
                 ("sdk", &a.xray_sdk),
                 ("sdk_version", &a.xray_sdk_version),
                 ("sampling_rule_name", &a.xray_sampling_rule),
-                ("", &a.xray_sdk),
             ],
-        ),
-    ];
-    for (name, present, fields) in groups {
-        if !present {
-            continue;
-        }
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        out.push(b'"');
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b"\":{");
-        let mut inner_first = true;
-        for (k, v) in fields {
-            if !k.is_empty() {
-                opt_str(out, &mut inner_first, k, v);
-            }
-        }
-        out.push(b'}');
+        );
+    }
+    out.push(b'}');
+}
+
+/// Writes `"name":{…}` with the non-empty fields.
+fn group(out: &mut Vec<u8>, first: &mut bool, name: &str, fields: &[(&'static str, &String)]) {
+    if !*first {
+        out.push(b',');
+    }
+    *first = false;
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":{");
+    let mut inner_first = true;
+    for (k, v) in fields {
+        opt_str(out, &mut inner_first, k, v);
     }
     out.push(b'}');
 }

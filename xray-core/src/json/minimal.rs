@@ -14,7 +14,7 @@ pub(crate) fn write_minimal(tree: &EntityTree, i: u32, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"id\":");
     w::hex_id(out, &n.id.to_hex());
     out.extend_from_slice(b",\"trace_id\":");
-    w::hex_id(out, &tree.trace_id.to_text());
+    w::trace_id(out, &tree.trace_id);
     let parent = if n.parent == NONE {
         n.upstream_parent
     } else {
