@@ -112,9 +112,7 @@ pub enum RecordError {
 impl fmt::Display for RecordError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            RecordError::InvalidAnnotationKey => {
-                "annotation keys must match [A-Za-z0-9_]{1,500}"
-            }
+            RecordError::InvalidAnnotationKey => "annotation keys must match [A-Za-z0-9_]{1,500}",
             RecordError::NonFiniteValue => "NaN and infinite values cannot be written as JSON",
             RecordError::ReservedNamespace => {
                 "metadata namespaces must be non-empty and must not start with `AWS.`"
@@ -180,7 +178,10 @@ mod tests {
 
     #[test]
     fn conversions() {
-        assert_eq!(AnnotationValue::from(u64::MAX), AnnotationValue::UInt(u64::MAX));
+        assert_eq!(
+            AnnotationValue::from(u64::MAX),
+            AnnotationValue::UInt(u64::MAX)
+        );
         assert_eq!(AnnotationValue::from(7_u64), AnnotationValue::Int(7));
         assert_eq!(AnnotationValue::from(-7_i32), AnnotationValue::Int(-7));
     }

@@ -277,9 +277,18 @@ mod tests {
     #[test]
     fn segment_id_rejects_bad_input() {
         assert_eq!(SegmentId::parse_hex(""), Err(IdError::Length));
-        assert_eq!(SegmentId::parse_hex("53995c3f42cd8ad"), Err(IdError::Length));
-        assert_eq!(SegmentId::parse_hex("53995c3f42cd8adg"), Err(IdError::NotHex));
-        assert_eq!(SegmentId::parse_hex("é3995c3f42cd8ad"), Err(IdError::NotHex));
+        assert_eq!(
+            SegmentId::parse_hex("53995c3f42cd8ad"),
+            Err(IdError::Length)
+        );
+        assert_eq!(
+            SegmentId::parse_hex("53995c3f42cd8adg"),
+            Err(IdError::NotHex)
+        );
+        assert_eq!(
+            SegmentId::parse_hex("é3995c3f42cd8ad"),
+            Err(IdError::NotHex)
+        );
     }
 
     #[test]
@@ -288,7 +297,10 @@ mod tests {
         let id = TraceId::parse(s).unwrap();
         assert_eq!(id.to_string(), s);
         assert_eq!(id.epoch_seconds(), 0x5759_e988);
-        assert_eq!(TraceId::NOOP.to_string(), "1-00000000-000000000000000000000000");
+        assert_eq!(
+            TraceId::NOOP.to_string(),
+            "1-00000000-000000000000000000000000"
+        );
     }
 
     #[test]

@@ -53,6 +53,7 @@ impl<T: Reset> Recycle<T> {
         self.len = 0;
     }
 
+    #[allow(dead_code, reason = "not used yet")]
     pub(crate) fn truncate(&mut self, len: usize) {
         self.len = self.len.min(len);
     }

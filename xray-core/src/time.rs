@@ -133,7 +133,10 @@ mod tests {
             Timestamp::from_micros(1_480_615_200_010_000).to_string(),
             "1480615200.010000"
         );
-        assert_eq!(Timestamp::from_micros(u64::MAX).to_string(), "18446744073709.551615");
+        assert_eq!(
+            Timestamp::from_micros(u64::MAX).to_string(),
+            "18446744073709.551615"
+        );
         let v: f64 = "1461096053.375180".parse().unwrap();
         let t = Timestamp::from_micros(1_461_096_053_375_180);
         assert!((t.to_string().parse::<f64>().unwrap() - v).abs() < 1e-9);

@@ -190,7 +190,11 @@ impl<'a> TraceHeader<'a> {
     /// The same header with another `Parent` and decision, keeping `Root` and the extra fields:
     /// the header to send downstream from the given (sub)segment.
     #[must_use]
-    pub const fn downstream(&self, parent: SegmentId, sampled: SamplingDecision) -> TraceHeader<'a> {
+    pub const fn downstream(
+        &self,
+        parent: SegmentId,
+        sampled: SamplingDecision,
+    ) -> TraceHeader<'a> {
         TraceHeader {
             root: self.root,
             parent: Some(parent),
@@ -238,8 +242,7 @@ impl<'a> TraceHeader<'a> {
         }
         for (key, val) in self.extra_fields() {
             let mark = w.len;
-            if !(sep(&mut w) && w.push(key.as_bytes()) && w.push(b"=") && w.push(val.as_bytes()))
-            {
+            if !(sep(&mut w) && w.push(key.as_bytes()) && w.push(b"=") && w.push(val.as_bytes())) {
                 w.len = mark;
                 break;
             }
@@ -347,9 +350,7 @@ fn reserved(key: &str) -> Option<Reserved> {
 /// Splits a header into trimmed `(key, value)` pairs at the first `=`, skipping empty parts,
 /// parts without `=`, and parts with an empty key.
 fn fields(value: &str) -> Fields<'_> {
-    Fields {
-        rest: Some(value),
-    }
+    Fields { rest: Some(value) }
 }
 
 #[derive(Debug, Clone)]
@@ -362,15 +363,12 @@ impl<'a> Iterator for Fields<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let rest = self.rest?;
-            let part = match rest.split_once(';') {
-                Some((part, tail)) => {
-                    self.rest = Some(tail);
-                    part
-                }
-                None => {
-                    self.rest = None;
-                    rest
-                }
+            let part = if let Some((part, tail)) = rest.split_once(';') {
+                self.rest = Some(tail);
+                part
+            } else {
+                self.rest = None;
+                rest
             };
             let Some((key, val)) = part.split_once('=') else {
                 continue;
@@ -402,6 +400,7 @@ impl SliceWriter<'_> {
 }
 
 /// Length of `Root=<id>;Parent=<id>;Sampled=1`, the longest reserved part.
+#[allow(dead_code, reason = "not re-exported or used yet")]
 pub const RESERVED_MAX_LEN: usize = 5 + TRACE_ID_LEN + 8 + 16 + 10;
 
 #[cfg(test)]
@@ -419,25 +418,33 @@ mod tests {
 
     #[test]
     fn reads_the_documented_examples() {
-        let h = TraceHeader::parse(&format!("Root={ROOT};Parent={PARENT};Sampled=1"));
+        let s = format!("Root={ROOT};Parent={PARENT};Sampled=1");
+        let h = TraceHeader::parse(&s);
         assert_eq!(h.root().unwrap().to_string(), ROOT);
         assert_eq!(h.parent().unwrap().to_string(), PARENT);
         assert_eq!(h.sampled(), SamplingDecision::Sampled);
         assert!(!h.malformed().any());
 
-        let h = TraceHeader::parse("Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1");
+        let h = TraceHeader::parse(
+            "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1",
+        );
         assert!(h.sampled().is_sampled());
 
-        let h = TraceHeader::parse(&format!("Root={ROOT};Sampled=1;Lineage=a87bd80c:1|68fd508a:5|c512fbe3:2"));
+        let s = format!("Root={ROOT};Sampled=1;Lineage=a87bd80c:1|68fd508a:5|c512fbe3:2");
+        let h = TraceHeader::parse(&s);
         assert_eq!(h.parent(), None);
-        assert_eq!(extras(&h), [("Lineage".into(), "a87bd80c:1|68fd508a:5|c512fbe3:2".into())]);
+        assert_eq!(
+            extras(&h),
+            [("Lineage".into(), "a87bd80c:1|68fd508a:5|c512fbe3:2".into())]
+        );
     }
 
     #[test]
     fn trims_spaces_and_reads_keys_in_any_case_and_order() {
-        let h = TraceHeader::parse(&format!(
+        let s = format!(
             "  Sampled=? ;  root={ROOT} ; PaREnt = {PARENT};Self=1-67891234-12456789abcdef012345678;Foo=bar "
-        ));
+        );
+        let h = TraceHeader::parse(&s);
         assert_eq!(h.sampled(), SamplingDecision::Requested);
         assert_eq!(h.root().unwrap().to_string(), ROOT);
         assert_eq!(h.parent().unwrap().to_string(), PARENT);
@@ -446,7 +453,8 @@ mod tests {
 
     #[test]
     fn one_bad_field_keeps_the_good_ones() {
-        let h = TraceHeader::parse(&format!("Root={ROOT};Parent=reqid;Sampled=yes;CalledFrom=app"));
+        let s = format!("Root={ROOT};Parent=reqid;Sampled=yes;CalledFrom=app");
+        let h = TraceHeader::parse(&s);
         assert_eq!(h.root().unwrap().to_string(), ROOT);
         assert_eq!(h.parent(), None);
         assert_eq!(h.sampled(), SamplingDecision::Unknown);
@@ -460,7 +468,8 @@ mod tests {
         );
         assert_eq!(extras(&h), [("CalledFrom".into(), "app".into())]);
 
-        let h = TraceHeader::parse(&format!("Root=1-bogus-bad;Parent={PARENT};Sampled=0"));
+        let s = format!("Root=1-bogus-bad;Parent={PARENT};Sampled=0");
+        let h = TraceHeader::parse(&s);
         assert_eq!(h.root(), None);
         assert!(h.malformed().root);
         assert_eq!(h.sampled(), SamplingDecision::NotSampled);
@@ -468,17 +477,25 @@ mod tests {
 
     #[test]
     fn skips_empty_and_keyless_parts() {
-        let h = TraceHeader::parse(&format!(";;Root={ROOT};;Parent;=48af;  ;Foo=x=y;"));
+        let s = format!(";;Root={ROOT};;Parent;=48af;  ;Foo=x=y;");
+        let h = TraceHeader::parse(&s);
         assert_eq!(h.root().unwrap().to_string(), ROOT);
         assert_eq!(h.parent(), None);
         assert_eq!(extras(&h), [("Foo".into(), "x=y".into())]);
         let h = TraceHeader::parse("some invalid string");
-        assert_eq!(h, TraceHeader { extras_source: "some invalid string", ..Default::default() });
+        assert_eq!(
+            h,
+            TraceHeader {
+                extras_source: "some invalid string",
+                ..Default::default()
+            }
+        );
     }
 
     #[test]
     fn first_reserved_value_wins() {
-        let h = TraceHeader::parse(&format!("Sampled=0;Sampled=1;Root={ROOT};Root=1-00000000-000000000000000000000000"));
+        let s = format!("Sampled=0;Sampled=1;Root={ROOT};Root=1-00000000-000000000000000000000000");
+        let h = TraceHeader::parse(&s);
         assert_eq!(h.sampled(), SamplingDecision::NotSampled);
         assert_eq!(h.root().unwrap().to_string(), ROOT);
     }
@@ -491,7 +508,10 @@ mod tests {
         assert_eq!(h.to_string(), format!("Root={ROOT}"));
         assert_eq!(h.encode().as_str(), format!("Root={ROOT}"));
         let h = TraceHeader::new(root, Some(parent), SamplingDecision::Sampled);
-        assert_eq!(h.to_string(), format!("Root={ROOT};Parent={PARENT};Sampled=1"));
+        assert_eq!(
+            h.to_string(),
+            format!("Root={ROOT};Parent={PARENT};Sampled=1")
+        );
         assert_eq!(TraceHeader::default().to_string(), "");
         let parsed = TraceHeader::parse("Sampled=1");
         assert_eq!(parsed.to_string(), "Sampled=1");
@@ -499,7 +519,8 @@ mod tests {
 
     #[test]
     fn downstream_keeps_root_and_extras() {
-        let src = format!("Self=x;Root={ROOT};Parent={PARENT};Sampled=1;Lineage=a:1;CalledFrom=app");
+        let src =
+            format!("Self=x;Root={ROOT};Parent={PARENT};Sampled=1;Lineage=a:1;CalledFrom=app");
         let h = TraceHeader::parse(&src);
         let child = SegmentId::from_u64(0xabc);
         let d = h.downstream(child, SamplingDecision::Sampled);
@@ -516,9 +537,12 @@ mod tests {
         let src = format!("Root={ROOT};Parent={PARENT};Sampled=1;A=1;Big={long};C=3");
         let h = TraceHeader::parse(&src);
         let e = h.encode();
-        assert_eq!(e.as_str(), format!("Root={ROOT};Parent={PARENT};Sampled=1;A=1"));
+        assert_eq!(
+            e.as_str(),
+            format!("Root={ROOT};Parent={PARENT};Sampled=1;A=1")
+        );
         let mut tiny = [0u8; 10];
         assert_eq!(h.encode_into(&mut tiny), 0);
-        assert!(RESERVED_MAX_LEN <= ENCODED_CAPACITY);
+        const { assert!(RESERVED_MAX_LEN <= ENCODED_CAPACITY) };
     }
 }

@@ -51,7 +51,9 @@ impl fmt::Display for DaemonAddressError {
             DaemonAddressError::Form => f.write_str(
                 "expected `host:port` or `tcp:host:port udp:host:port` (one space between)",
             ),
-            DaemonAddressError::Port(p) => write!(f, "`{p}` is not `host:port` with a numeric port"),
+            DaemonAddressError::Port(p) => {
+                write!(f, "`{p}` is not `host:port` with a numeric port")
+            }
             DaemonAddressError::Protocols => {
                 f.write_str("the two-part form needs one `tcp:host:port` and one `udp:host:port`")
             }
@@ -70,7 +72,10 @@ impl std::str::FromStr for DaemonAddress {
         match parts.as_slice() {
             [one] => {
                 let addr = host_port(one)?;
-                Ok(DaemonAddress { udp: addr, tcp: addr })
+                Ok(DaemonAddress {
+                    udp: addr,
+                    tcp: addr,
+                })
             }
             [a, b] => {
                 let (mut udp, mut tcp) = (None, None);
@@ -99,7 +104,8 @@ impl std::str::FromStr for DaemonAddress {
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 fn host_port(s: &str) -> Result<SocketAddr, DaemonAddressError> {
@@ -152,13 +158,22 @@ mod tests {
         }
         assert_eq!(parse("[::1]:2000").unwrap().udp.to_string(), "[::1]:2000");
         assert_eq!(parse("localhost:2000").unwrap().udp.port(), 2000);
-        assert_eq!(parse("169.254.79.129:2000").unwrap().udp.to_string(), "169.254.79.129:2000");
+        assert_eq!(
+            parse("169.254.79.129:2000").unwrap().udp.to_string(),
+            "169.254.79.129:2000"
+        );
     }
 
     #[test]
     fn rejects_what_the_sdks_reject() {
-        assert!(matches!(parse("192.168.0.1"), Err(DaemonAddressError::Port(_))));
-        assert!(matches!(parse("tcp:192.168.0.1:3000"), Err(DaemonAddressError::Port(_))));
+        assert!(matches!(
+            parse("192.168.0.1"),
+            Err(DaemonAddressError::Port(_))
+        ));
+        assert!(matches!(
+            parse("tcp:192.168.0.1:3000"),
+            Err(DaemonAddressError::Port(_))
+        ));
         assert_eq!(
             parse("127.0.0.2:8080 192.168.0.1:3000"),
             Err(DaemonAddressError::Protocols)
@@ -173,8 +188,14 @@ mod tests {
         );
         assert_eq!(parse(""), Err(DaemonAddressError::Form));
         assert_eq!(parse("a:1 b:2 c:3"), Err(DaemonAddressError::Form));
-        assert!(matches!(parse("127.0.0.1:99999"), Err(DaemonAddressError::Port(_))));
-        assert!(matches!(parse("127.0.0.1:port"), Err(DaemonAddressError::Port(_))));
+        assert!(matches!(
+            parse("127.0.0.1:99999"),
+            Err(DaemonAddressError::Port(_))
+        ));
+        assert!(matches!(
+            parse("127.0.0.1:port"),
+            Err(DaemonAddressError::Port(_))
+        ));
         assert!(matches!(
             parse("no-such-host.invalid:2000"),
             Err(DaemonAddressError::Resolve(_))

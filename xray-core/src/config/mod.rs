@@ -161,12 +161,19 @@ impl Config {
             if let Some(v) = lookup(var) {
                 match parse_bool(&v) {
                     Some(b) => c.disabled |= b == disables_when,
-                    None => warn(var, &v, "expected true or false; tracing stays enabled".into()),
+                    None => warn(
+                        var,
+                        &v,
+                        "expected true or false; tracing stays enabled".into(),
+                    ),
                 }
             }
         }
         for (var, slot) in [
-            ("POWERTOOLS_TRACER_CAPTURE_RESPONSE", &mut c.capture_response),
+            (
+                "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
+                &mut c.capture_response,
+            ),
             ("POWERTOOLS_TRACER_CAPTURE_ERROR", &mut c.capture_error),
         ] {
             if let Some(v) = lookup(var) {
@@ -195,7 +202,7 @@ impl Config {
                     format!("empty; using {SERVICE_UNDEFINED}"),
                 );
             } else {
-                c.service_name = v.to_owned();
+                v.clone_into(&mut c.service_name);
             }
         }
         if let Some(v) = lookup("AWS_XRAY_TRACING_NAME") {
@@ -245,7 +252,10 @@ mod tests {
     #[test]
     fn reads_every_variable() {
         let (c, w) = from(&[
-            ("AWS_XRAY_DAEMON_ADDRESS", "udp:127.0.0.1:3000 tcp:127.0.0.1:3001"),
+            (
+                "AWS_XRAY_DAEMON_ADDRESS",
+                "udp:127.0.0.1:3000 tcp:127.0.0.1:3001",
+            ),
             ("AWS_XRAY_CONTEXT_MISSING", " runtime_error "),
             ("POWERTOOLS_SERVICE_NAME", "orders"),
             ("POWERTOOLS_TRACER_CAPTURE_RESPONSE", "FALSE"),

@@ -275,7 +275,7 @@ fn choose_children(tree: &EntityTree, spans: &[(u32, usize)], excess: usize) -> 
     if candidates.is_empty() {
         return None;
     }
-    candidates.sort_by(|a, b| b.1.cmp(&a.1));
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.1));
     let mut shed = 0;
     let mut chosen = Vec::new();
     for (c, len) in candidates {

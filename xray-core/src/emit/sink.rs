@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+#[cfg(any(test, feature = "testing"))]
 use std::sync::{Arc, Mutex};
 
 use super::stats::EmitterCounters;
@@ -88,7 +89,10 @@ impl MemorySink {
 
     /// Takes every datagram received so far.
     pub fn take(&self) -> Vec<Vec<u8>> {
-        self.0.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+        self.0
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
 
     /// Takes the documents (datagrams without their header line), parsed as JSON.

@@ -170,7 +170,12 @@ fn write_scalars(n: &Entity, out: &mut Vec<u8>) {
         let mut first = true;
         opt_str(out, &mut first, "version", &n.service.version);
         opt_str(out, &mut first, "runtime", &n.service.runtime);
-        opt_str(out, &mut first, "runtime_version", &n.service.runtime_version);
+        opt_str(
+            out,
+            &mut first,
+            "runtime_version",
+            &n.service.runtime_version,
+        );
         out.push(b'}');
     }
 }
@@ -235,6 +240,7 @@ fn write_aws(n: &Entity, out: &mut Vec<u8>) {
     opt_str(out, &mut first, "request_id", &a.request_id);
     opt_str(out, &mut first, "queue_url", &a.queue_url);
     opt_str(out, &mut first, "table_name", &a.table_name);
+    #[allow(clippy::type_complexity)]
     let groups: [(&'static str, bool, [(&'static str, &String); 4]); 3] = [
         (
             "ecs",
@@ -428,7 +434,11 @@ fn write_metadata(tree: &EntityTree, n: &Entity, out: &mut Vec<u8>, opts: &mut W
     out.extend_from_slice(b",\"metadata\":{");
     let mut first_ns = true;
     for (i, e) in entries.iter().enumerate() {
-        if e.dead || entries[..i].iter().any(|p| !p.dead && p.namespace == e.namespace) {
+        if e.dead
+            || entries[..i]
+                .iter()
+                .any(|p| !p.dead && p.namespace == e.namespace)
+        {
             continue;
         }
         if !first_ns {

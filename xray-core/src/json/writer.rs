@@ -139,10 +139,22 @@ mod tests {
 
     #[test]
     fn numbers_like_serde_json() {
-        for v in [0.0, -0.0, 1.5, 1e300, -2.5e-8, 0.1 + 0.2, f64::MAX, f64::MIN_POSITIVE] {
+        for v in [
+            0.0,
+            -0.0,
+            1.5,
+            1e300,
+            -2.5e-8,
+            0.1 + 0.2,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+        ] {
             let mut out = Vec::new();
             f64(&mut out, v);
-            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&v).unwrap());
+            assert_eq!(
+                serde_json::from_slice::<f64>(&out).unwrap().to_bits(),
+                v.to_bits()
+            );
         }
         let mut out = Vec::new();
         f64(&mut out, f64::NAN);

@@ -14,7 +14,7 @@ mod record;
 
 pub use cause::{MAX_CHAIN, MAX_MESSAGE_CHARS};
 pub use entity::EntityKind;
-pub(crate) use entity::{Annotation, AnnotationKind, Emission, Entity, MetadataEntry, NONE};
+pub(crate) use entity::{Emission, Entity, NONE};
 pub use fields::{Namespace, SqlPreparation};
 pub use record::EntityMut;
 
@@ -293,6 +293,7 @@ impl EntityTree {
     }
 
     /// The nearest ancestor (or `i` itself) that has no parent in this tree.
+    #[allow(dead_code, reason = "used by tests only so far")]
     pub(crate) fn root_of(&self, mut i: u32) -> u32 {
         while self.node(i).parent != NONE {
             i = self.node(i).parent;

@@ -267,17 +267,14 @@ impl EntityMut<'_> {
         }
         let (node, counts) = self.parts();
         let existing = node.annotations.iter().position(|a| a.key == key);
-        let slot = match existing {
-            Some(i) => {
-                let a = node.annotations.get_mut(i).expect("index from position");
-                a.text.clear();
-                a
-            }
-            None => {
-                let a = node.annotations.push();
-                a.key.push_str(key);
-                a
-            }
+        let slot = if let Some(i) = existing {
+            let a = node.annotations.get_mut(i).expect("index from position");
+            a.text.clear();
+            a
+        } else {
+            let a = node.annotations.push();
+            a.key.push_str(key);
+            a
         };
         slot.kind = match value {
             AnnotationValue::Str(s) => {
@@ -527,7 +524,10 @@ mod tests {
         );
         let mut bad = std::collections::HashMap::new();
         bad.insert((1, 2), 3);
-        assert_eq!(e.put_metadata("app", "bad", &bad).unwrap_err(), RecordError::Serialize);
+        assert_eq!(
+            e.put_metadata("app", "bad", &bad).unwrap_err(),
+            RecordError::Serialize
+        );
         e.put_metadata("app", "nan", &f64::NAN).unwrap();
         let node = t.node(r.0);
         let live: Vec<_> = node
