@@ -58,6 +58,8 @@ mod name_charset;
 mod recycle;
 mod time;
 mod trace_header;
+#[cfg(feature = "validate")]
+pub mod validate;
 
 pub use annotation::{
     AnnotationValue, MAX_ANNOTATION_KEY_LEN, MAX_ANNOTATION_STRING_CHARS, RecordError,
@@ -85,3 +87,5 @@ pub use trace_header::{
     ENCODED_CAPACITY, EncodedHeader, ExtraFields, HEADER_NAME, Malformed, SamplingDecision,
     TraceHeader,
 };
+#[cfg(feature = "validate")]
+pub use validate::{DatagramError, DocumentError, Report, Validator};

@@ -267,17 +267,14 @@ impl EntityMut<'_> {
         }
         let (node, counts) = self.parts();
         let existing = node.annotations.iter().position(|a| a.key == key);
-        let slot = match existing {
-            Some(i) => {
-                let a = node.annotations.get_mut(i).expect("index from position");
-                a.text.clear();
-                a
-            }
-            None => {
-                let a = node.annotations.push();
-                a.key.push_str(key);
-                a
-            }
+        let slot = if let Some(i) = existing {
+            let a = node.annotations.get_mut(i).expect("index from position");
+            a.text.clear();
+            a
+        } else {
+            let a = node.annotations.push();
+            a.key.push_str(key);
+            a
         };
         slot.kind = match value {
             AnnotationValue::Str(s) => {
