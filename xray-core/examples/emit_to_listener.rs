@@ -6,8 +6,8 @@ use std::net::UdpSocket;
 use std::time::Duration;
 
 use xray_core::{
-    DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter, EntityTree, Namespace,
-    Timestamp, TraceHeader,
+    DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter, EntityTree, Namespace, Timestamp,
+    TraceHeader,
 };
 
 fn main() -> std::io::Result<()> {
@@ -41,10 +41,16 @@ fn main() -> std::io::Result<()> {
     let n = daemon.recv(&mut buf)?;
     let datagram = &buf[..n];
     println!("{} bytes received by the listener:", datagram.len());
-    println!("{}", String::from_utf8_lossy(&datagram[..DATAGRAM_HEADER.len() - 1]));
+    println!(
+        "{}",
+        String::from_utf8_lossy(&datagram[..DATAGRAM_HEADER.len() - 1])
+    );
     let doc: serde_json::Value = serde_json::from_slice(&datagram[DATAGRAM_HEADER.len()..])
         .map_err(std::io::Error::other)?;
-    println!("{}", serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?
+    );
     println!("emitter counters: {:?}", emitter.stats());
     Ok(())
 }

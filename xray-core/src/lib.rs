@@ -56,6 +56,7 @@ mod model;
 mod name;
 mod name_charset;
 mod recycle;
+mod runtime;
 mod time;
 mod trace_header;
 #[cfg(feature = "validate")]
@@ -82,6 +83,13 @@ pub use model::{
     RecordCounts, SqlPreparation,
 };
 pub use name::{MAX_NAME_CHARS, is_name_char, is_valid_name, sanitize_name_into};
+pub use runtime::api::{
+    current_entity_id, current_trace_id, is_sampled, put_annotation, put_metadata, put_metadata_in,
+    try_put_annotation, try_put_metadata, with_current,
+};
+pub use runtime::lambda::{InvocationSource, TRACE_ENV};
+pub use runtime::scope::{Handle, Instrumented, downstream_header};
+pub use runtime::tracer::{Tracer, TracerStats, global, set_global};
 pub use time::{Clock, ManualClock, Timestamp};
 pub use trace_header::{
     ENCODED_CAPACITY, EncodedHeader, ExtraFields, HEADER_NAME, Malformed, SamplingDecision,
@@ -89,3 +97,17 @@ pub use trace_header::{
 };
 #[cfg(feature = "validate")]
 pub use validate::{DatagramError, DocumentError, Report, Validator};
+
+#[cfg(feature = "macros")]
+pub use xray_macros::{capture_lambda_handler, capture_method};
+
+/// What the macros expand to. Not a stable API: use the macros.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::runtime::capture::{
+        ErrorBoxed, ErrorBoxedSync, ErrorDebug, ErrorDisplay, ErrorOpaque, ErrorStd, Recorder,
+        ResponseOther, ResponseSerialize, Wrap,
+    };
+    pub use crate::runtime::lambda::LambdaInvocation;
+    pub use crate::runtime::span::{AsyncSpan, CaptureOptions, InFrame, SyncSpan};
+}

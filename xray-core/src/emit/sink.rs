@@ -95,6 +95,13 @@ impl MemorySink {
             .unwrap_or_default()
     }
 
+    /// Puts datagrams back (tests that share a sink take only their own).
+    pub fn put_back(&self, datagrams: Vec<Vec<u8>>) {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend(datagrams);
+        }
+    }
+
     /// Takes the documents (datagrams without their header line), parsed as JSON.
     pub fn take_documents(&self) -> Vec<serde_json::Value> {
         self.take()

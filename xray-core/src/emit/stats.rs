@@ -77,6 +77,10 @@ counters! {
     strings_truncated,
     /// Metadata refused (reserved namespace, serialisation error).
     metadata_rejected,
+    /// Subsegments closed by a panic unwinding through their function.
+    spans_panicked,
+    /// Subsegments closed because their future was dropped before it completed.
+    spans_dropped_before_completion,
 }
 
 impl EmitterCounters {
@@ -87,6 +91,11 @@ impl EmitterCounters {
             (&self.non_finite_rejected, c.non_finite_rejected),
             (&self.strings_truncated, c.strings_truncated),
             (&self.metadata_rejected, c.metadata_rejected),
+            (&self.spans_panicked, c.spans_panicked),
+            (
+                &self.spans_dropped_before_completion,
+                c.spans_dropped_before_completion,
+            ),
         ] {
             if v > 0 {
                 counter.fetch_add(v, Relaxed);

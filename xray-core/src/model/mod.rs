@@ -41,6 +41,10 @@ pub struct RecordCounts {
     pub strings_truncated: u64,
     /// Metadata rejected (reserved namespace, or the value failed to serialise).
     pub metadata_rejected: u64,
+    /// Subsegments closed by a panic unwinding through their function.
+    pub spans_panicked: u64,
+    /// Subsegments closed because their future was dropped before it completed.
+    pub spans_dropped_before_completion: u64,
 }
 
 impl RecordCounts {
@@ -51,6 +55,8 @@ impl RecordCounts {
         self.non_finite_rejected += other.non_finite_rejected;
         self.strings_truncated += other.strings_truncated;
         self.metadata_rejected += other.metadata_rejected;
+        self.spans_panicked += other.spans_panicked;
+        self.spans_dropped_before_completion += other.spans_dropped_before_completion;
     }
 }
 

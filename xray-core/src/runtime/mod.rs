@@ -1,0 +1,13 @@
+//! Tracing at run time: the tracer, per-invocation recordings, the current frame, captured
+//! functions, and the Lambda invocation wrapper.
+
+pub(crate) mod api;
+pub(crate) mod capture;
+pub(crate) mod lambda;
+pub(crate) mod scope;
+pub(crate) mod span;
+pub(crate) mod state;
+pub(crate) mod tracer;
+
+#[cfg(test)]
+mod tests;

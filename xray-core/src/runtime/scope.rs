@@ -1,0 +1,206 @@
+//! Which trace and which entity the running code belongs to.
+//!
+//! The current frame lives in a thread-local that is swapped in and out around each poll of an
+//! instrumented future (and around [`Handle::in_scope`]), the way a task-local works: an
+//! invocation's frame is only ever in place while that invocation's code runs, so several
+//! invocations interleaved on the same threads (`run_concurrent`) never see each other's. A
+//! second thread-local byte mirrors the frame's kind so the common checks cost one load.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use crate::id::{SegmentId, TraceId};
+use crate::model::EntityIndex;
+use crate::trace_header::{SamplingDecision, TraceHeader};
+
+use super::state::InvocationState;
+
+/// No trace in scope: recording calls apply the context-missing strategy.
+pub(crate) const MODE_NONE: u8 = 0;
+/// Inside an invocation that is not recorded (unsampled, or tracing disabled).
+pub(crate) const MODE_PASSTHROUGH: u8 = 1;
+/// Inside a recorded invocation.
+pub(crate) const MODE_RECORDING: u8 = 2;
+
+thread_local! {
+    static MODE: Cell<u8> = const { Cell::new(MODE_NONE) };
+    static FRAME: RefCell<Frame> = const { RefCell::new(Frame::None) };
+}
+
+/// A recorded invocation and the entity new subsegments go under.
+#[derive(Debug, Clone)]
+pub(crate) struct Scope {
+    pub(crate) state: Arc<InvocationState>,
+    pub(crate) node: EntityIndex,
+}
+
+/// What code runs under.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Frame {
+    #[default]
+    None,
+    /// Not recorded; the trace id and decision are kept for downstream headers.
+    Passthrough(Option<(TraceId, SamplingDecision)>),
+    Recording(Scope),
+}
+
+impl Frame {
+    fn mode(&self) -> u8 {
+        match self {
+            Frame::None => MODE_NONE,
+            Frame::Passthrough(_) => MODE_PASSTHROUGH,
+            Frame::Recording(_) => MODE_RECORDING,
+        }
+    }
+}
+
+/// The kind of the current frame: one thread-local load.
+#[inline]
+pub(crate) fn mode() -> u8 {
+    MODE.with(Cell::get)
+}
+
+/// Exchanges the current frame with `frame`.
+#[inline]
+pub(crate) fn swap(frame: &mut Frame) {
+    FRAME.with(|f| {
+        let mut cur = f.borrow_mut();
+        std::mem::swap(&mut *cur, frame);
+        MODE.with(|m| m.set(cur.mode()));
+    });
+}
+
+/// Runs `f` with the current recording scope, if there is one.
+#[inline]
+pub(crate) fn with_scope<R>(f: impl FnOnce(&mut Scope) -> R) -> Option<R> {
+    FRAME.with(|fr| match &mut *fr.borrow_mut() {
+        Frame::Recording(scope) => Some(f(scope)),
+        _ => None,
+    })
+}
+
+/// Puts a frame in place and takes it back out when dropped, unwinding included.
+pub(crate) struct Entered<'a> {
+    slot: &'a mut Frame,
+}
+
+impl<'a> Entered<'a> {
+    #[inline]
+    pub(crate) fn new(slot: &'a mut Frame) -> Entered<'a> {
+        swap(slot);
+        Entered { slot }
+    }
+}
+
+impl Drop for Entered<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        swap(self.slot);
+    }
+}
+
+/// A handle to the current trace, to carry it into spawned tasks and threads.
+///
+/// Code run through a handle records under the entity that was current when the handle was
+/// taken, in that invocation's trace, whatever thread it runs on.
+///
+/// ```
+/// let handle = xray_core::Handle::current();
+/// std::thread::spawn(move || {
+///     handle.in_scope(|| {
+///         // #[capture_method] functions called here nest under the caller's subsegment.
+///         xray_core::put_annotation("worker", 1);
+///     });
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Handle {
+    frame: Frame,
+}
+
+impl Handle {
+    /// The trace and entity current here (an empty handle outside any trace).
+    pub fn current() -> Handle {
+        Handle {
+            frame: FRAME.with(|f| f.borrow().clone()),
+        }
+    }
+
+    /// True when code run through this handle is recorded.
+    pub fn is_recording(&self) -> bool {
+        matches!(self.frame, Frame::Recording(_))
+    }
+
+    /// Runs `f` in this handle's trace.
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let mut frame = self.frame.clone();
+        let _entered = Entered::new(&mut frame);
+        f()
+    }
+
+    /// Wraps `future` so every poll runs in this handle's trace (pass the result to
+    /// `tokio::spawn`).
+    pub fn instrument<F: Future>(&self, future: F) -> Instrumented<F> {
+        Instrumented {
+            future,
+            frame: self.frame.clone(),
+        }
+    }
+
+    /// The header to send with a downstream call made from here: `Root`, `Parent` = the
+    /// current entity, `Sampled`. `None` outside a trace.
+    pub fn downstream_header(&self) -> Option<crate::trace_header::EncodedHeader> {
+        frame_header(&self.frame)
+    }
+}
+
+fn frame_header(frame: &Frame) -> Option<crate::trace_header::EncodedHeader> {
+    match frame {
+        Frame::None | Frame::Passthrough(None) => None,
+        Frame::Passthrough(Some((root, decision))) => {
+            let sampled = match decision {
+                SamplingDecision::Sampled | SamplingDecision::NotSampled => *decision,
+                _ => SamplingDecision::NotSampled,
+            };
+            Some(TraceHeader::new(*root, None, sampled).encode())
+        }
+        Frame::Recording(scope) => {
+            let rec = scope.state.lock();
+            let id = rec.tree.id(scope.node).unwrap_or(SegmentId::NOOP);
+            Some(
+                TraceHeader::new(rec.tree.trace_id(), Some(id), SamplingDecision::Sampled).encode(),
+            )
+        }
+    }
+}
+
+/// The `X-Amzn-Trace-Id` value for a downstream call made from the current code, if a trace
+/// is in scope.
+pub fn downstream_header() -> Option<crate::trace_header::EncodedHeader> {
+    FRAME.with(|f| frame_header(&f.borrow()))
+}
+
+pin_project_lite::pin_project! {
+    /// A future that runs in a given trace (see [`Handle::instrument`]).
+    #[derive(Debug)]
+    pub struct Instrumented<F> {
+        #[pin]
+        future: F,
+        frame: Frame,
+    }
+}
+
+impl<F: Future> Future for Instrumented<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _entered = Entered::new(this.frame);
+        this.future.poll(cx)
+    }
+}

@@ -1,0 +1,240 @@
+//! Subsegments for captured functions: opened on entry, closed on exit, on a panic, or when
+//! their future is dropped before it completes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::model::EntityIndex;
+
+use super::capture::Recorder;
+use super::scope::{self, Entered, Frame, MODE_NONE, MODE_RECORDING, Scope};
+use super::tracer::global;
+
+/// Options a capture macro passes for one function.
+#[derive(Debug, Clone, Copy)]
+pub struct CaptureOptions {
+    /// The subsegment name (`## <fn name>` unless given).
+    pub name: &'static str,
+    /// The metadata key for the response: `"<fn name> response"`.
+    pub response_key: &'static str,
+    /// The metadata key for the error: `"<fn name> error"`.
+    pub error_key: &'static str,
+    /// `capture_response` as written on the attribute (`None` = follow the environment).
+    pub capture_response: Option<bool>,
+    /// `capture_error` as written on the attribute (`None` = follow the environment).
+    pub capture_error: Option<bool>,
+}
+
+/// Called when a recording API finds no trace at all.
+#[cold]
+#[inline(never)]
+pub(crate) fn context_missing(what: &str) {
+    global().context_missing(what);
+}
+
+/// The subsegment of a captured synchronous function. It lives on the stack of the function
+/// and reaches its entity through the current frame, which the function cannot change (sync
+/// code does not yield), so entering and leaving cost no reference counting.
+#[derive(Debug)]
+pub struct SyncSpan {
+    node: EntityIndex,
+    prev: EntityIndex,
+    options: &'static CaptureOptions,
+    done: bool,
+}
+
+impl SyncSpan {
+    /// Opens the subsegment under the current entity; `None` when not recording.
+    #[inline]
+    pub fn enter(options: &'static CaptureOptions) -> Option<SyncSpan> {
+        let mode = scope::mode();
+        if mode != MODE_RECORDING {
+            if mode == MODE_NONE {
+                context_missing(options.name);
+            }
+            return None;
+        }
+        Self::enter_recording(options)
+    }
+
+    fn enter_recording(options: &'static CaptureOptions) -> Option<SyncSpan> {
+        scope::with_scope(|s| {
+            let now = s.state.now();
+            let node = s
+                .state
+                .lock()
+                .tree
+                .begin_subsegment(s.node, options.name, now);
+            let prev = std::mem::replace(&mut s.node, node);
+            SyncSpan {
+                node,
+                prev,
+                options,
+                done: false,
+            }
+        })
+    }
+
+    /// Lets `record` describe the outcome, then closes the subsegment.
+    pub fn finish(mut self, record: impl FnOnce(&mut Recorder<'_>)) {
+        let mut record = Some(record);
+        self.close(Some(&mut |r: &mut Recorder<'_>| {
+            if let Some(f) = record.take() {
+                f(r);
+            }
+        }));
+    }
+
+    fn close(&mut self, record: Option<&mut dyn FnMut(&mut Recorder<'_>)>) {
+        self.done = true;
+        let (node, prev, options) = (self.node, self.prev, self.options);
+        scope::with_scope(|s| {
+            let now = s.state.now();
+            let mut rec = s.state.lock();
+            match record {
+                Some(f) => f(&mut Recorder::new(&mut rec, node, options)),
+                None => Recorder::new(&mut rec, node, options).abnormal_end(),
+            }
+            rec.close(node, now, &s.state.emitter);
+            s.node = prev;
+        });
+    }
+}
+
+impl Drop for SyncSpan {
+    fn drop(&mut self) {
+        if !self.done {
+            // Only a panic leaves a sync function without passing through `finish`.
+            self.close(None);
+        }
+    }
+}
+
+/// The subsegment of a captured `async` function. Opened at the first poll under the entity
+/// current then; every poll of the body runs with it as the current entity.
+#[derive(Debug)]
+pub struct AsyncSpan {
+    /// `Frame::Recording` with this span's entity while recording, `Frame::None` otherwise;
+    /// holds the caller's frame while the body is being polled.
+    frame: Frame,
+    options: &'static CaptureOptions,
+    done: bool,
+}
+
+impl AsyncSpan {
+    /// Opens the subsegment under the current entity; inert when not recording.
+    #[inline]
+    pub fn enter(options: &'static CaptureOptions) -> AsyncSpan {
+        let mode = scope::mode();
+        let frame = if mode == MODE_RECORDING {
+            scope::with_scope(|s| {
+                let now = s.state.now();
+                let node = s
+                    .state
+                    .lock()
+                    .tree
+                    .begin_subsegment(s.node, options.name, now);
+                Frame::Recording(Scope {
+                    state: s.state.clone(),
+                    node,
+                })
+            })
+            .unwrap_or_default()
+        } else {
+            if mode == MODE_NONE {
+                context_missing(options.name);
+            }
+            Frame::None
+        };
+        AsyncSpan {
+            frame,
+            options,
+            done: false,
+        }
+    }
+
+    /// True when this span records (the invocation is sampled).
+    pub fn is_recording(&self) -> bool {
+        matches!(self.frame, Frame::Recording(_))
+    }
+
+    /// Runs `future` with this subsegment as the current entity.
+    pub fn instrument<F: Future>(&mut self, future: F) -> InFrame<'_, F> {
+        InFrame {
+            frame: if self.is_recording() {
+                Some(&mut self.frame)
+            } else {
+                None
+            },
+            future,
+        }
+    }
+
+    /// Lets `record` describe the outcome, then closes the subsegment.
+    pub fn finish(mut self, record: impl FnOnce(&mut Recorder<'_>)) {
+        let mut record = Some(record);
+        self.close(Some(&mut |r: &mut Recorder<'_>| {
+            if let Some(f) = record.take() {
+                f(r);
+            }
+        }));
+    }
+
+    fn close(&mut self, record: Option<&mut dyn FnMut(&mut Recorder<'_>)>) {
+        self.done = true;
+        if let Frame::Recording(s) = std::mem::take(&mut self.frame) {
+            let now = s.state.now();
+            let mut rec = s.state.lock();
+            match record {
+                Some(f) => f(&mut Recorder::new(&mut rec, s.node, self.options)),
+                None => Recorder::new(&mut rec, s.node, self.options).abnormal_end(),
+            }
+            rec.close(s.node, now, &s.state.emitter);
+        }
+    }
+}
+
+impl Drop for AsyncSpan {
+    fn drop(&mut self) {
+        if !self.done {
+            self.close(None);
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future polled with a given frame in place (a captured body, or a handler's).
+    #[derive(Debug)]
+    pub struct InFrame<'a, F> {
+        frame: Option<&'a mut Frame>,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for InFrame<'_, F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        match this.frame {
+            // The guard swaps back when dropped, also when the poll unwinds.
+            Some(frame) => {
+                let _entered = Entered::new(frame);
+                this.future.poll(cx)
+            }
+            None => this.future.poll(cx),
+        }
+    }
+}
+
+impl<'a, F> InFrame<'a, F> {
+    pub(crate) fn new(frame: &'a mut Frame, future: F) -> InFrame<'a, F> {
+        InFrame {
+            frame: Some(frame),
+            future,
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Writes the expanded function: the user's signature and body, wrapped in a subsegment.
+//!
+//! Glue identifiers use `Span::mixed_site()` so they can never clash with the user's names;
+//! the user's tokens keep their spans so type errors in the body point at user code.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{FnArg, ItemFn, LitStr, ReturnType, Type};
+
+use crate::args::Args;
+use crate::validate::Kind;
+
+/// How the return value is recorded.
+enum Returns {
+    /// `()`: nothing to record.
+    Unit,
+    /// A type whose last path segment is `Result`: `Ok` as the response, `Err` as a fault.
+    Result,
+    /// `Result<(), E>`: only the error is recorded.
+    UnitResult,
+    /// Any other value: recorded as the response when it is `Serialize`.
+    Value,
+}
+
+fn returns(sig: &syn::Signature) -> Returns {
+    match &sig.output {
+        ReturnType::Default => Returns::Unit,
+        ReturnType::Type(_, ty) => match &**ty {
+            Type::Tuple(t) if t.elems.is_empty() => Returns::Unit,
+            Type::Path(p)
+                if p.qself.is_none()
+                    && p.path.segments.last().is_some_and(|s| s.ident == "Result") =>
+            {
+                if ok_is_unit(p.path.segments.last().map(|s| &s.arguments)) {
+                    Returns::UnitResult
+                } else {
+                    Returns::Result
+                }
+            }
+            _ => Returns::Value,
+        },
+    }
+}
+
+/// True for `Result<(), …>`.
+fn ok_is_unit(args: Option<&syn::PathArguments>) -> bool {
+    let Some(syn::PathArguments::AngleBracketed(a)) = args else {
+        return false;
+    };
+    matches!(a.args.first(), Some(syn::GenericArgument::Type(Type::Tuple(t))) if t.elems.is_empty())
+}
+
+/// True when the type mentions `impl Trait`, which cannot annotate a `let`.
+fn has_impl_trait(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut f = Finder(false);
+    f.visit_type(ty);
+    f.0
+}
+
+/// `if false { return <value of the return type> }`: fixes the type of the closure or async
+/// block the body moves into, so `?` and `return` inside it infer as in the original function.
+fn pin_return_type(sig: &syn::Signature) -> TokenStream {
+    let ReturnType::Type(_, ty) = &sig.output else {
+        return TokenStream::new();
+    };
+    if has_impl_trait(ty) || matches!(returns(sig), Returns::Unit) {
+        return TokenStream::new();
+    }
+    let fake = Ident::new("__xray_fake_return", Span::mixed_site());
+    quote! {
+        #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop)]
+        if false {
+            let #fake: #ty = loop {};
+            return #fake;
+        }
+    }
+}
+
+use proc_macro2::Ident;
+
+fn options(kind: Kind, f: &ItemFn, args: &Args) -> TokenStream {
+    let fn_name = f.sig.ident.to_string();
+    let name = args.name.as_ref().map_or_else(
+        || LitStr::new(&format!("## {fn_name}"), Span::call_site()),
+        Clone::clone,
+    );
+    let response_key = LitStr::new(&format!("{fn_name} response"), Span::call_site());
+    let error_key = LitStr::new(&format!("{fn_name} error"), Span::call_site());
+    let flag = |v: &Option<syn::LitBool>| match v {
+        Some(b) => quote!(::core::option::Option::Some(#b)),
+        None => quote!(::core::option::Option::None),
+    };
+    let capture_response = flag(&args.capture_response);
+    let capture_error = flag(&args.capture_error);
+    let statik = options_ident();
+    let _ = kind;
+    quote! {
+        static #statik: ::xray_core::__private::CaptureOptions =
+            ::xray_core::__private::CaptureOptions {
+                name: #name,
+                response_key: #response_key,
+                error_key: #error_key,
+                capture_response: #capture_response,
+                capture_error: #capture_error,
+            };
+    }
+}
+
+fn options_ident() -> Ident {
+    Ident::new("__XRAY_OPTIONS", Span::mixed_site())
+}
+
+fn result_ident() -> Ident {
+    Ident::new("__xray_result", Span::mixed_site())
+}
+
+/// The closure given to `finish`: records the outcome with the right dispatch.
+fn record_outcome(sig: &syn::Signature) -> TokenStream {
+    let result = result_ident();
+    let r = Ident::new("__xray_recorder", Span::mixed_site());
+    let v = Ident::new("__xray_value", Span::mixed_site());
+    let e = Ident::new("__xray_error", Span::mixed_site());
+    let imports = quote! {
+        #[allow(unused_imports)]
+        use ::xray_core::__private::{
+            ErrorBoxed as _, ErrorBoxedSync as _, ErrorDebug as _, ErrorDisplay as _,
+            ErrorOpaque as _, ErrorStd as _, ResponseOther as _, ResponseSerialize as _,
+        };
+    };
+    let body = match returns(sig) {
+        Returns::Unit => quote! { let _ = #r; },
+        Returns::Value => quote! {
+            #imports
+            (&::xray_core::__private::Wrap(&#result)).__xray_response(#r);
+        },
+        Returns::Result | Returns::UnitResult => {
+            let ok = if matches!(returns(sig), Returns::Result) {
+                quote! { (&::xray_core::__private::Wrap(#v)).__xray_response(#r); }
+            } else {
+                quote! { let _ = #v; }
+            };
+            quote! {
+            #imports
+            match &#result {
+                ::core::result::Result::Ok(#v) => {
+                    #ok
+                }
+                ::core::result::Result::Err(#e) => {
+                    (&&&&&&::xray_core::__private::Wrap(#e)).__xray_error(#r);
+                }
+            }
+            }
+        }
+    };
+    quote! {
+        |#r: &mut ::xray_core::__private::Recorder<'_>| {
+            #body
+        }
+    }
+}
+
+/// `#[capture_method]`.
+pub(crate) fn method(f: &ItemFn, args: &Args) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = f;
+    let opts = options(Kind::Method, f, args);
+    let statik = options_ident();
+    let result = result_ident();
+    let span = Ident::new("__xray_span", Span::mixed_site());
+    let pin = pin_return_type(sig);
+    let record = record_outcome(sig);
+    let body = if sig.asyncness.is_some() {
+        quote! {
+            #opts
+            let mut #span = ::xray_core::__private::AsyncSpan::enter(&#statik);
+            let #result = #span.instrument(async move {
+                #pin
+                #block
+            }).await;
+            #span.finish(#record);
+            #result
+        }
+    } else {
+        quote! {
+            #opts
+            let #span = ::xray_core::__private::SyncSpan::enter(&#statik);
+            #[allow(clippy::redundant_closure_call)]
+            let #result = (move || {
+                #pin
+                #block
+            })();
+            if let ::core::option::Option::Some(#span) = #span {
+                #span.finish(#record);
+            }
+            #result
+        }
+    };
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #body
+        }
+    }
+}
+
+/// `#[capture_lambda_handler]`: the first argument becomes the glue's, and the user's pattern
+/// is bound from it inside the body.
+pub(crate) fn handler(f: &ItemFn, args: &Args) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = f;
+    let mut sig = sig.clone();
+    let event = format_ident!("__xray_event", span = Span::mixed_site());
+    let Some(FnArg::Typed(first)) = sig.inputs.first_mut() else {
+        // Reported by validation; keep the function as written.
+        return quote!(#f);
+    };
+    let pat = std::mem::replace(
+        &mut *first.pat,
+        syn::Pat::Ident(syn::PatIdent {
+            attrs: Vec::new(),
+            by_ref: None,
+            mutability: None,
+            ident: event.clone(),
+            subpat: None,
+        }),
+    );
+    let ty = first.ty.clone();
+    let opts = options(Kind::Handler, f, args);
+    let statik = options_ident();
+    let result = result_ident();
+    let invocation = Ident::new("__xray_invocation", Span::mixed_site());
+    let pin = pin_return_type(&sig);
+    let record = record_outcome(&sig);
+    // Spanned on the event type, so a type that carries no trace header is reported there.
+    let begin = quote_spanned! {ty.span()=>
+        ::xray_core::__private::LambdaInvocation::begin(&#event, &#statik)
+    };
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #opts
+            let mut #invocation = #begin;
+            let #result = #invocation.instrument(async move {
+                let #pat: #ty = #event;
+                #pin
+                #block
+            }).await;
+            #invocation.finish(#record);
+            #result
+        }
+    }
+}
