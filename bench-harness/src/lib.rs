@@ -40,3 +40,4 @@
 #![warn(missing_docs)]
 
 pub mod daemon;
+pub mod runtime_api;

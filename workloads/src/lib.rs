@@ -1,1 +1,26 @@
-//! Synthetic Lambda-like functions.
+//! Lambda functions written the way a user of `xray-core` writes them: attributes on the
+//! handler and on each step worth seeing, nothing else.
+//!
+//! # Example
+//!
+//! ```
+//! use lambda_runtime::{Context, LambdaEvent};
+//! use workloads::register_user::{handler, RegisterUser};
+//!
+//! let event: RegisterUser = serde_json::from_str(r#"{"user_id":"u-1","email":"a@example.com"}"#).unwrap();
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+//! let out = rt.block_on(handler(LambdaEvent::new(event, Context::default()))).unwrap();
+//! assert_eq!(out.user_id, "u-1");
+//! ```
+//!
+//! # Features
+//!
+//! None.
+//!
+//! # Limitations
+//!
+//! The "database" of `register-user` is a sleep of `delay_ms`.
+
+#![warn(missing_docs)]
+
+pub mod register_user;

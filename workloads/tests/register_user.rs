@@ -1,0 +1,240 @@
+//! The `register-user` binary on the real `lambda_runtime` loop, against a Runtime API served
+//! on 127.0.0.1 and the fake X-Ray daemon: sampled, unsampled, header-less, odd-but-valid,
+//! malformed and failing invocations, then many invocations in flight at once.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bench_harness::daemon::FakeDaemon;
+use bench_harness::runtime_api::{Outcome, RuntimeApi};
+use serde_json::Value;
+use xray_core::TraceId;
+
+const PARENT: &str = "9a9197af755a6419";
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Function {
+    child: Child,
+}
+
+impl Function {
+    fn start(api: &RuntimeApi, daemon: &FakeDaemon, concurrency: u32) -> Function {
+        let child = Command::new(env!("CARGO_BIN_EXE_register-user"))
+            .env("AWS_LAMBDA_RUNTIME_API", api.env_value())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "register-user")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_MAX_CONCURRENCY", concurrency.to_string())
+            .env("AWS_XRAY_DAEMON_ADDRESS", daemon.addr().to_string())
+            .env("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR")
+            .env("POWERTOOLS_SERVICE_NAME", "users")
+            .env("LAMBDA_TASK_ROOT", "/var/task")
+            .env_remove("_X_AMZN_TRACE_ID")
+            .env_remove("AWS_XRAY_SDK_DISABLED")
+            .env_remove("POWERTOOLS_TRACE_DISABLED")
+            .env_remove("AWS_LAMBDA_INITIALIZATION_TYPE")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the register-user binary starts");
+        Function { child }
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sampled_header() -> (String, String) {
+    let root = TraceId::random().to_string();
+    (format!("Root={root};Parent={PARENT};Sampled=1"), root)
+}
+
+fn response(api: &RuntimeApi, id: &str) -> Outcome {
+    api.wait_outcome(id, WAIT)
+        .unwrap_or_else(|| panic!("no outcome for {id}"))
+        .outcome
+}
+
+fn ok_body(outcome: &Outcome) -> Value {
+    match outcome {
+        Outcome::Response(body) => serde_json::from_slice(body).unwrap(),
+        Outcome::Error { body, .. } => panic!("error: {}", String::from_utf8_lossy(body)),
+    }
+}
+
+#[test]
+fn every_kind_of_invocation_on_the_real_runtime_loop() {
+    let daemon = FakeDaemon::start().unwrap();
+    let api = RuntimeApi::start().unwrap();
+    let _function = Function::start(&api, &daemon, 1);
+
+    // 1. Sampled, cold.
+    let (h1, root1) = sampled_header();
+    let id = api.invoke(br#"{"user_id":"u-1","email":"a@example.com"}"#, Some(&h1));
+    assert_eq!(ok_body(&response(&api, &id))["user_id"], "u-1");
+    assert!(daemon.wait_for(1, WAIT));
+    let t = daemon.trace(&root1).expect("the first trace arrived");
+    let handler: Vec<_> = t.named("## handler").collect();
+    assert_eq!(handler.len(), 1);
+    let handler = handler[0];
+    assert_eq!(handler.parent_id.as_deref(), Some(PARENT));
+    assert_eq!(handler.annotations["ColdStart"], true);
+    assert_eq!(handler.annotations["Service"], "users");
+    assert_eq!(
+        handler.fields["metadata"]["users"]["handler response"]["status"],
+        "created"
+    );
+    let children = t.children_of(&handler.id);
+    let names: Vec<&str> = children.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["## validate", "## submit_user"]);
+    let submit = children[1];
+    assert_eq!(submit.annotations["user_id"], "u-1");
+    assert_eq!(
+        submit.fields["metadata"]["users"]["user"]["email"],
+        "a@example.com"
+    );
+    assert!(t.parents_resolved(&[PARENT]));
+
+    // 2. Sampled again: warm.
+    let (h2, root2) = sampled_header();
+    let id = api.invoke(br#"{"user_id":"u-2","delay_ms":3}"#, Some(&h2));
+    ok_body(&response(&api, &id));
+    assert!(daemon.wait_for(2, WAIT));
+    let t = daemon.trace(&root2).unwrap();
+    assert_eq!(
+        t.named("## handler").next().unwrap().annotations["ColdStart"],
+        false
+    );
+
+    // 3. Unsampled, requested and header-less: answered, nothing sent.
+    let quiet_root = TraceId::random().to_string();
+    for header in [
+        Some(format!("Root={quiet_root};Parent={PARENT};Sampled=0")),
+        Some(format!("Root={quiet_root};Parent={PARENT};Sampled=?")),
+        Some(format!("Root={quiet_root}")),
+        None,
+    ] {
+        let id = api.invoke(br#"{"user_id":"u-3"}"#, header.as_deref());
+        assert_eq!(ok_body(&response(&api, &id))["user_id"], "u-3");
+    }
+
+    // 4. Odd but valid: spaces, any case, extra fields.
+    let root4 = TraceId::random().to_string();
+    let h4 = format!(" sampled=1 ; Lineage=a87bd80c:1|68fd508a:5; root = {root4};PARENT={PARENT};");
+    let id = api.invoke(br#"{"user_id":"u-4"}"#, Some(&h4));
+    ok_body(&response(&api, &id));
+
+    // 5. Malformed: unreadable Root and Parent, so nothing can be recorded, but the function
+    // still answers.
+    let id = api.invoke(
+        br#"{"user_id":"u-5"}"#,
+        Some("Root=1-garbage;Parent=not-hex;Sampled=1"),
+    );
+    assert_eq!(ok_body(&response(&api, &id))["user_id"], "u-5");
+
+    // 6. Failing: no user_id.
+    let (h6, root6) = sampled_header();
+    let id = api.invoke(br#"{"email":"nobody@example.com"}"#, Some(&h6));
+    match response(&api, &id) {
+        Outcome::Error { body, .. } => {
+            assert!(String::from_utf8_lossy(&body).contains("user_id is required"));
+        }
+        Outcome::Response(b) => panic!("expected an error, got {}", String::from_utf8_lossy(&b)),
+    }
+
+    assert!(daemon.wait_for(4, WAIT));
+    // Give stray datagrams (there must be none) time to land before counting.
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = daemon.stats();
+    assert_eq!(stats.rejected, 0, "{stats}");
+    assert_eq!(
+        stats.accepted, 4,
+        "exactly the four sampled invocations: {stats}"
+    );
+    assert!(daemon.trace(&quiet_root).is_none());
+
+    let t = daemon.trace(&root4).unwrap();
+    assert_eq!(
+        t.named("## handler").next().unwrap().parent_id.as_deref(),
+        Some(PARENT)
+    );
+
+    let t = daemon.trace(&root6).unwrap();
+    let handler = t.named("## handler").next().unwrap();
+    assert_eq!(handler.fields["fault"], true);
+    assert_eq!(
+        handler.fields["metadata"]["users"]["handler error"],
+        "user_id is required"
+    );
+    let validate = t.named("## validate").next().unwrap();
+    assert_eq!(validate.fields["fault"], true);
+    let ex = &validate.fields["cause"]["exceptions"][0];
+    assert_eq!(ex["message"], "user_id is required");
+    assert!(ex["type"].as_str().unwrap().ends_with("ValidationError"));
+    assert_eq!(t.named("## submit_user").count(), 0);
+    assert!(daemon.foreign_attachments().is_empty());
+}
+
+#[test]
+fn concurrent_invocations_never_attach_to_a_foreign_trace() {
+    let daemon = FakeDaemon::start().unwrap();
+    let api = RuntimeApi::start().unwrap();
+    let _function = Function::start(&api, &daemon, 4);
+
+    let mut expected = Vec::new();
+    for n in 0..32u64 {
+        let (h, root) = sampled_header();
+        let payload = format!(r#"{{"user_id":"u-{n}","delay_ms":{}}}"#, 2 + (n * 7) % 20);
+        let id = api.invoke(payload.as_bytes(), Some(&h));
+        expected.push((id, root, format!("u-{n}")));
+    }
+    assert!(
+        api.wait_completed(expected.len(), WAIT),
+        "{:?}",
+        api.stats()
+    );
+    assert!(
+        daemon.wait_for(expected.len() as u64, WAIT),
+        "{}",
+        daemon.stats()
+    );
+
+    let mut cold = 0;
+    let mut spans = Vec::new();
+    for (id, root, user) in &expected {
+        assert_eq!(ok_body(&response(&api, id))["user_id"], user.as_str());
+        let t = daemon
+            .trace(root)
+            .unwrap_or_else(|| panic!("no trace for {user}"));
+        let handler = t.named("## handler").next().unwrap();
+        if handler.annotations["ColdStart"] == true {
+            cold += 1;
+        }
+        spans.push((handler.start_time.unwrap(), handler.end_time.unwrap()));
+        let children = t.children_of(&handler.id);
+        assert_eq!(children.len(), 2, "{user}: {t}");
+        let submit = t.named("## submit_user").next().unwrap();
+        assert_eq!(
+            submit.annotations["user_id"],
+            user.as_str(),
+            "annotation from another invocation"
+        );
+        assert_eq!(t.entities.len(), 3, "{user}: {t}");
+    }
+    assert_eq!(
+        cold, 1,
+        "exactly one invocation of the process is a cold start"
+    );
+    // The invocations really were in flight together.
+    let overlapping = spans
+        .iter()
+        .enumerate()
+        .any(|(i, a)| spans[i + 1..].iter().any(|b| a.0 < b.1 && b.0 < a.1));
+    assert!(overlapping, "no two invocations overlapped: {spans:?}");
+    assert!(daemon.foreign_attachments().is_empty());
+    assert_eq!(daemon.stats().rejected, 0);
+}
