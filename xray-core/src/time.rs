@@ -39,7 +39,9 @@ impl Timestamp {
     pub fn now() -> Timestamp {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(Timestamp(0), |d| Timestamp(d.as_micros() as u64))
+            .map_or(Timestamp(0), |d| {
+                Timestamp(d.as_secs() * 1_000_000 + u64::from(d.subsec_micros()))
+            })
     }
 
     /// Writes `<seconds>.<6 digits>` into `out`, returning the bytes used (at most 27).

@@ -92,6 +92,9 @@ fn options(kind: Kind, f: &ItemFn, args: &Args) -> TokenStream {
         || LitStr::new(&format!("## {fn_name}"), Span::call_site()),
         Clone::clone,
     );
+    // Checked here for ASCII names; others get the run-time check (which has the schema's
+    // exact table).
+    let name_is_valid = crate::validate::ascii_name_is_valid(&name.value());
     let response_key = LitStr::new(&format!("{fn_name} response"), Span::call_site());
     let error_key = LitStr::new(&format!("{fn_name} error"), Span::call_site());
     let flag = |v: &Option<syn::LitBool>| match v {
@@ -106,6 +109,7 @@ fn options(kind: Kind, f: &ItemFn, args: &Args) -> TokenStream {
         static #statik: ::xray_core::__private::CaptureOptions =
             ::xray_core::__private::CaptureOptions {
                 name: #name,
+                name_is_valid: #name_is_valid,
                 response_key: #response_key,
                 error_key: #error_key,
                 capture_response: #capture_response,

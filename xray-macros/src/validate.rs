@@ -118,6 +118,15 @@ fn name_char(c: char) -> bool {
     }
 }
 
+/// True when `name` is ASCII and valid as it is (1 to 200 allowed characters).
+pub(crate) fn ascii_name_is_valid(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" _.:/%&#=+-@".contains(&b))
+}
+
 /// True when `key` matches `[A-Za-z0-9_]{1,500}`.
 fn valid_annotation_key(key: &str) -> bool {
     !key.is_empty()

@@ -141,6 +141,13 @@ impl Emitter {
         )
     }
 
+    /// An emitter that writes every document and then discards it, counting it as sent: the
+    /// cost of recording and writing without the socket (feature `testing`).
+    #[cfg(any(test, feature = "testing"))]
+    pub fn null(limit: usize) -> Emitter {
+        Emitter::with_sink(Sink::Null, limit, None)
+    }
+
     /// Why the UDP socket could not be opened, if it could not.
     pub fn open_error(&self) -> Option<&str> {
         self.inner.open_error.as_deref()

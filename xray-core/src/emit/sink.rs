@@ -16,6 +16,9 @@ pub(crate) enum Sink {
     Memory(MemorySink),
     /// Tracing is disabled: nothing is sent and nothing counts as lost.
     Disabled,
+    /// Written and counted as sent, then discarded (benchmarks of recording and writing).
+    #[cfg(any(test, feature = "testing"))]
+    Null,
 }
 
 impl Sink {
@@ -61,6 +64,8 @@ impl Sink {
                 false
             }
             Sink::Disabled => false,
+            #[cfg(any(test, feature = "testing"))]
+            Sink::Null => true,
         };
         if ok {
             EmitterCounters::bump(&counters.datagrams_sent);

@@ -79,13 +79,15 @@ fn write_entity(
         }
         None => out.extend_from_slice(b",\"in_progress\":true"),
     }
-    write_scalars(n, out);
-    write_http(n, out);
-    write_aws(n, out);
-    write_sql(n, out);
-    write_cause(n, out);
-    write_annotations(n, out);
-    write_metadata(tree, n, out, opts);
+    if n.extended {
+        write_scalars(n, out);
+        write_http(n, out);
+        write_aws(n, out);
+        write_sql(n, out);
+        write_cause(n, out);
+        write_annotations(n, out);
+        write_metadata(tree, n, out, opts);
+    }
     if !n.precursor_ids.is_empty() {
         out.extend_from_slice(b",\"precursor_ids\":[");
         for (k, id) in n.precursor_ids.iter().enumerate() {

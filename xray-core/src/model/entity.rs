@@ -113,6 +113,9 @@ pub(crate) struct Entity {
     pub(crate) emission: Emission,
     /// Sent once as `in_progress` (a child that outlived its root): its completion is sent alone.
     pub(crate) sent_in_progress: bool,
+    /// Some field beyond name, ids and times was set through `EntityMut`: the optional groups
+    /// need resetting and writing. Most captured calls never set one, and skip both.
+    pub(crate) extended: bool,
     pub(crate) error: bool,
     pub(crate) throttle: bool,
     pub(crate) fault: bool,
@@ -145,6 +148,9 @@ impl Reset for Entity {
         self.end = None;
         self.emission = Emission::Pending;
         self.sent_in_progress = false;
+        if !std::mem::take(&mut self.extended) {
+            return;
+        }
         self.error = false;
         self.throttle = false;
         self.fault = false;

@@ -171,10 +171,26 @@ impl EntityTree {
         upstream: Option<SegmentId>,
         start: Timestamp,
     ) -> EntityIndex {
+        self.push_node_named(name, false, kind, parent, upstream, start)
+    }
+
+    fn push_node_named(
+        &mut self,
+        name: &str,
+        name_is_valid: bool,
+        kind: EntityKind,
+        parent: u32,
+        upstream: Option<SegmentId>,
+        start: Timestamp,
+    ) -> EntityIndex {
         let id = self.next_id();
         let index = self.nodes.len() as u32;
         let node = self.nodes.push();
-        if sanitize_name_into(name, &mut node.name) {
+        if name_is_valid {
+            debug_assert!(crate::name::is_valid_name(name), "{name:?}");
+            node.name.clear();
+            node.name.push_str(name);
+        } else if sanitize_name_into(name, &mut node.name) {
             self.counts.names_sanitized += 1;
         }
         node.id = id;
@@ -228,6 +244,17 @@ impl EntityTree {
         start: Timestamp,
     ) -> EntityIndex {
         self.push_node(name, EntityKind::Subsegment, parent.0, None, start)
+    }
+
+    /// [`EntityTree::begin_subsegment`] for a name already known to be valid (checked when a
+    /// macro expanded), skipping the run-time check.
+    pub(crate) fn begin_subsegment_valid_name(
+        &mut self,
+        parent: EntityIndex,
+        name: &str,
+        start: Timestamp,
+    ) -> EntityIndex {
+        self.push_node_named(name, true, EntityKind::Subsegment, parent.0, None, start)
     }
 
     /// Closes an entity. Closing twice keeps the first end time.

@@ -67,14 +67,15 @@ macro_rules! free_setters {
 
 impl EntityMut<'_> {
     fn node(&mut self) -> &mut Entity {
-        &mut self.tree.nodes.as_mut_slice()[self.index]
+        let node = &mut self.tree.nodes.as_mut_slice()[self.index];
+        node.extended = true;
+        node
     }
 
     fn parts(&mut self) -> (&mut Entity, &mut RecordCounts) {
-        (
-            &mut self.tree.nodes.as_mut_slice()[self.index],
-            &mut self.tree.counts,
-        )
+        let node = &mut self.tree.nodes.as_mut_slice()[self.index];
+        node.extended = true;
+        (node, &mut self.tree.counts)
     }
 
     /// The entity's id.

@@ -75,6 +75,7 @@ impl<T> InvocationSource for lambda_runtime::LambdaEvent<T> {
 /// use xray_core::__private::{CaptureOptions, LambdaInvocation};
 /// static OPTIONS: CaptureOptions = CaptureOptions {
 ///     name: "## handler",
+///     name_is_valid: true,
 ///     response_key: "handler response",
 ///     error_key: "handler error",
 ///     capture_response: None,

@@ -5,7 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::model::EntityIndex;
+use crate::model::{EntityIndex, EntityTree};
+use crate::time::Timestamp;
 
 use super::capture::Recorder;
 use super::scope::{self, Entered, Frame, MODE_NONE, MODE_RECORDING, Scope};
@@ -16,6 +17,9 @@ use super::tracer::global;
 pub struct CaptureOptions {
     /// The subsegment name (`## <fn name>` unless given).
     pub name: &'static str,
+    /// The macro checked `name` against the schema (ASCII names only), so the run-time check
+    /// is skipped.
+    pub name_is_valid: bool,
     /// The metadata key for the response: `"<fn name> response"`.
     pub response_key: &'static str,
     /// The metadata key for the error: `"<fn name> error"`.
@@ -24,6 +28,16 @@ pub struct CaptureOptions {
     pub capture_response: Option<bool>,
     /// `capture_error` as written on the attribute (`None` = follow the environment).
     pub capture_error: Option<bool>,
+}
+
+impl CaptureOptions {
+    fn begin(&self, tree: &mut EntityTree, parent: EntityIndex, now: Timestamp) -> EntityIndex {
+        if self.name_is_valid {
+            tree.begin_subsegment_valid_name(parent, self.name, now)
+        } else {
+            tree.begin_subsegment(parent, self.name, now)
+        }
+    }
 }
 
 /// Called when a recording API finds no trace at all.
@@ -61,11 +75,7 @@ impl SyncSpan {
     fn enter_recording(options: &'static CaptureOptions) -> Option<SyncSpan> {
         scope::with_scope(|s| {
             let now = s.state.now();
-            let node = s
-                .state
-                .lock()
-                .tree
-                .begin_subsegment(s.node, options.name, now);
+            let node = options.begin(&mut s.state.lock().tree, s.node, now);
             let prev = std::mem::replace(&mut s.node, node);
             SyncSpan {
                 node,
@@ -130,11 +140,7 @@ impl AsyncSpan {
         let frame = if mode == MODE_RECORDING {
             scope::with_scope(|s| {
                 let now = s.state.now();
-                let node = s
-                    .state
-                    .lock()
-                    .tree
-                    .begin_subsegment(s.node, options.name, now);
+                let node = options.begin(&mut s.state.lock().tree, s.node, now);
                 Frame::Recording(Scope {
                     state: s.state.clone(),
                     node,

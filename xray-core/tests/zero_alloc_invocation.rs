@@ -1,0 +1,144 @@
+//! A sampled Lambda invocation with 10 captured calls allocates nothing in the SDK once warm:
+//! the recording comes from the pool, the tree and buffers are reused, and the datagram goes
+//! out over a real UDP socket. Counted with a global allocator in this test binary; the canary
+//! shows the allocator is installed. The events are built before counting starts (building a
+//! `lambda_runtime::Context` allocates, and that is not the SDK).
+
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::net::UdpSocket;
+use std::pin::pin;
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use lambda_runtime::{Context, LambdaEvent};
+use xray_core::{Config, Emitter, Tracer, capture_lambda_handler, capture_method};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator, which upholds the
+// `GlobalAlloc` contract; the only addition is a bump of a `const`-initialised thread-local
+// `Cell`, which neither allocates nor unwinds.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same layout contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same layout contract as our caller's.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        // SAFETY: `ptr` came from this allocator with `layout`; the caller upholds the rest.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+#[derive(serde::Serialize)]
+struct Step {
+    n: u32,
+    label: &'static str,
+}
+
+#[capture_method]
+fn sync_step(n: u32) -> Result<Step, std::fmt::Error> {
+    xray_core::put_annotation("step", n);
+    Ok(Step { n, label: "sync" })
+}
+
+#[capture_method]
+async fn async_step(n: u32) -> u32 {
+    xray_core::put_metadata("step", &Step { n, label: "async" });
+    n * 2
+}
+
+#[capture_lambda_handler]
+async fn handler(event: LambdaEvent<u32>) -> Result<u32, lambda_runtime::Error> {
+    let mut total = 0;
+    for i in 0..5 {
+        total += sync_step(event.payload + i)?.n;
+        total += async_step(i).await;
+    }
+    Ok(total)
+}
+
+/// Polls a future that never waits, without an executor (and so without its allocations).
+fn run<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = TaskContext::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn event() -> LambdaEvent<u32> {
+    let mut ctx = Context::default();
+    ctx.xray_trace_id = Some(
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
+    );
+    LambdaEvent::new(1, ctx)
+}
+
+#[test]
+fn canary_the_counting_allocator_is_installed() {
+    assert_eq!(
+        allocations_in(|| drop(std::hint::black_box(Box::new(7)))),
+        1
+    );
+}
+
+#[test]
+fn a_warm_sampled_invocation_allocates_nothing() {
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let emitter = Emitter::udp(
+        daemon.local_addr().unwrap(),
+        xray_core::DEFAULT_DATAGRAM_LIMIT,
+    );
+    assert!(xray_core::set_global(Tracer::with_emitter(Config::default(), emitter)).is_ok());
+    let mut events: Vec<_> = (0..13).map(|_| event()).collect();
+    for _ in 0..3 {
+        run(handler(events.pop().unwrap())).unwrap();
+    }
+    let n = allocations_in(|| {
+        for _ in 0..10 {
+            let e = events.pop().unwrap();
+            let out = run(handler(e)).unwrap();
+            assert_eq!(out, 35);
+        }
+    });
+    assert_eq!(n, 0, "allocations in 10 warm invocations");
+
+    let stats = xray_core::global().stats();
+    assert_eq!(stats.invocations_sampled, 13);
+    assert_eq!(stats.emitter.datagrams_sent, 13);
+    assert_eq!(stats.emitter.datagrams_dropped(), 0);
+    assert_eq!(stats.recordings_allocated, 1);
+    let mut buf = vec![0u8; 65_536];
+    let len = daemon.recv(&mut buf).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&buf[30..len]).unwrap();
+    assert_eq!(doc["subsegments"].as_array().unwrap().len(), 10);
+}
