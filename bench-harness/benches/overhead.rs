@@ -39,6 +39,7 @@ fn captured(x: u64) -> u64 {
     black_box(x).wrapping_mul(31) ^ 7
 }
 
+#[allow(clippy::unused_async)]
 async fn bare_handler(event: LambdaEvent<u64>) -> Result<u64, lambda_runtime::Error> {
     let mut acc = event.payload;
     for _ in 0..10 {

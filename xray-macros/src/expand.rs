@@ -261,6 +261,7 @@ pub(crate) fn handler(f: &ItemFn, args: &Args) -> TokenStream {
             #opts
             let mut #invocation = #begin;
             let #result = #invocation.instrument(async move {
+                #[allow(clippy::no_effect_underscore_binding)]
                 let #pat: #ty = #event;
                 #pin
                 #block

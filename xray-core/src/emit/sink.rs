@@ -100,11 +100,15 @@ impl MemorySink {
             .unwrap_or_default()
     }
 
-    /// Puts datagrams back (tests that share a sink take only their own).
-    pub fn put_back(&self, datagrams: Vec<Vec<u8>>) {
-        if let Ok(mut v) = self.0.lock() {
-            v.extend(datagrams);
-        }
+    /// Takes the datagrams `keep` selects and leaves the others, in one step (tests that share
+    /// a sink take only their own).
+    pub fn take_where(&self, mut keep: impl FnMut(&[u8]) -> bool) -> Vec<Vec<u8>> {
+        let Ok(mut v) = self.0.lock() else {
+            return Vec::new();
+        };
+        let (mine, others): (Vec<_>, Vec<_>) = v.drain(..).partition(|d| keep(d));
+        *v = others;
+        mine
     }
 
     /// Takes the documents (datagrams without their header line), parsed as JSON.
