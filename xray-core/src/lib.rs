@@ -55,6 +55,7 @@ mod model;
 mod name;
 mod name_charset;
 mod recycle;
+pub mod sampling;
 mod time;
 mod trace_header;
 
