@@ -17,7 +17,7 @@ pub const DEFAULT_RULES_JSON: &str =
 /// lasts, then with probability `rate`.
 ///
 /// Clones share rules and reservoirs, so a clone handed to another thread or used as a
-/// centralized sampler's fallback counts against the same
+/// [`CentralizedSampler`](super::CentralizedSampler) fallback counts against the same
 /// per-second budget.
 ///
 /// Local rules have no names, so [`Outcome::rule_name`] is always `None`, as in the other

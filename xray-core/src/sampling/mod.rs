@@ -6,7 +6,10 @@
 //! - [`LocalSampler`] applies a rules file ([`DEFAULT_RULES_JSON`] when none is given): the
 //!   first rule whose patterns match wins; it samples its first `fixed_target` requests
 //!   each second, then a `rate` fraction of the rest.
-//! - [`Sampler`] holds a sampler, for code that should not care which kind.
+//! - [`CentralizedSampler`] applies the rules configured in the X-Ray console, fetched
+//!   through the daemon's TCP proxy by a background thread, and falls back to a
+//!   [`LocalSampler`] until rules arrive or when they are more than an hour old.
+//! - [`Sampler`] holds either, for code that should not care which.
 //!
 //! Patterns use [`wildcard_match`]: `*` any run of characters, `?` exactly one, case
 //! ignored, whole text.
@@ -26,8 +29,10 @@
 //! # Cost
 //!
 //! [`Sampler::decide`] reads the clock, matches patterns, and updates one or two atomics; it
-//! never allocates and takes no lock. Figures are in `xray-core/benches/README.md`.
+//! never allocates and takes no lock (the centralized sampler takes one once per thread after
+//! each rules refresh). Figures are in `xray-core/benches/README.md`.
 
+mod centralized;
 mod local;
 mod pattern;
 mod random;
@@ -36,6 +41,7 @@ mod rules;
 
 use std::fmt;
 
+pub use centralized::{CentralizedOptions, CentralizedSampler, CentralizedStats};
 pub use local::{DEFAULT_RULES_JSON, LocalSampler};
 pub use pattern::{wildcard_match, wildcard_match_case_sensitive};
 pub use reservoir::Reservoir;
@@ -202,9 +208,9 @@ impl PartialEq<&str> for RuleName {
     }
 }
 
-/// A sampler behind one `decide`.
+/// Either sampler behind one `decide`.
 ///
-/// An enum rather than a trait object: there are few strategies, the recorder can
+/// An enum rather than a trait object: there are exactly two strategies, the recorder can
 /// hold one without a type parameter or a `Box<dyn _>`, and the call stays a direct,
 /// inlinable branch. Code that wants its own strategy can make the decision itself and pass
 /// the result on.
@@ -218,6 +224,8 @@ impl PartialEq<&str> for RuleName {
 pub enum Sampler {
     /// Rules from a file or the built-in default.
     Local(LocalSampler),
+    /// Rules from the X-Ray service, through the daemon.
+    Centralized(CentralizedSampler),
 }
 
 impl Default for Sampler {
@@ -233,6 +241,7 @@ impl Sampler {
     pub fn decide(&self, request: &SamplingRequest<'_>) -> Outcome {
         match self {
             Sampler::Local(s) => s.decide(request),
+            Sampler::Centralized(s) => s.decide(request),
         }
     }
 }
@@ -240,6 +249,12 @@ impl Sampler {
 impl From<LocalSampler> for Sampler {
     fn from(s: LocalSampler) -> Self {
         Sampler::Local(s)
+    }
+}
+
+impl From<CentralizedSampler> for Sampler {
+    fn from(s: CentralizedSampler) -> Self {
+        Sampler::Centralized(s)
     }
 }
 
@@ -277,6 +292,7 @@ mod tests {
         fn shareable<T: Send + Sync>() {}
         shareable::<Sampler>();
         shareable::<LocalSampler>();
+        shareable::<CentralizedSampler>();
         shareable::<Outcome>();
     }
 }
