@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::pattern::Attr;
 use super::random::Draw;
 use super::rules::{LocalRule, LocalRules, RulesError};
 use super::{Outcome, Reason, SamplingRequest};
@@ -139,13 +140,17 @@ impl LocalSampler {
     #[inline]
     pub(crate) fn decide_at(&self, request: &SamplingRequest<'_>, now: Timestamp) -> Outcome {
         let rules = &*self.rules;
+        let (host, method, path) = (
+            Attr::new(request.host),
+            Attr::new(request.method),
+            Attr::new(request.url_path),
+        );
+        // The method is the shortest field and often decides alone, so it goes first.
         let rule = rules
             .rules
             .iter()
             .find(|r| {
-                r.host.matches_attribute(request.host)
-                    && r.http_method.matches_attribute(request.method)
-                    && r.url_path.matches_attribute(request.url_path)
+                r.http_method.matches(method) && r.host.matches(host) && r.url_path.matches(path)
             })
             .unwrap_or(&rules.default);
         let reason = if rule.reservoir.take(now) {

@@ -28,7 +28,14 @@
 /// ```
 #[inline]
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    matches(pattern, text, chars_equal_ignoring_case)
+    if pattern.is_ascii() && text.is_ascii() {
+        return match_units(
+            pattern.as_bytes(),
+            text.as_bytes(),
+            u8::eq_ignore_ascii_case,
+        );
+    }
+    match_chars(pattern, text, chars_equal_ignoring_case)
 }
 
 /// Returns whether `text` matches the wildcard `pattern`, comparing characters exactly.
@@ -40,12 +47,15 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 /// ```
 #[inline]
 pub fn wildcard_match_case_sensitive(pattern: &str, text: &str) -> bool {
-    matches(pattern, text, |a, b| a == b)
+    if pattern.is_ascii() && text.is_ascii() {
+        return match_units(pattern.as_bytes(), text.as_bytes(), u8::eq);
+    }
+    match_chars(pattern, text, |a, b| a == b)
 }
 
 /// Character equality ignoring case, with an ASCII fast path.
 #[inline]
-pub(crate) fn chars_equal_ignoring_case(a: char, b: char) -> bool {
+fn chars_equal_ignoring_case(a: char, b: char) -> bool {
     if a == b {
         return true;
     }
@@ -55,24 +65,51 @@ pub(crate) fn chars_equal_ignoring_case(a: char, b: char) -> bool {
     a.to_lowercase().eq(b.to_lowercase())
 }
 
-/// The character starting at byte `at`, if any.
+/// The matcher over ASCII text, where a byte is a character.
+#[inline]
+fn match_units(pattern: &[u8], text: &[u8], eq: impl Fn(&u8, &u8) -> bool) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    // After a `*`: where the pattern resumes, and the text position that `*` currently
+    // stops at. On a mismatch the `*` swallows one more character and matching resumes.
+    let mut star: Option<(usize, usize)> = None;
+    while let Some(tc) = text.get(t) {
+        match pattern.get(p) {
+            Some(b'*') => {
+                p += 1;
+                star = Some((p, t));
+                continue;
+            }
+            Some(pc) if *pc == b'?' || eq(pc, tc) => {
+                p += 1;
+                t += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let Some((resume, stop)) = star else {
+            return false;
+        };
+        star = Some((resume, stop + 1));
+        p = resume;
+        t = stop + 1;
+    }
+    // The text is used up: only `*`s may remain in the pattern.
+    pattern
+        .get(p..)
+        .is_some_and(|rest| rest.iter().all(|&b| b == b'*'))
+}
+
+/// The character at byte `at`, if any.
 #[inline]
 fn char_at(s: &str, at: usize) -> Option<char> {
     s.get(at..)?.chars().next()
 }
 
-#[inline]
-fn matches(pattern: &str, text: &str, eq: impl Fn(char, char) -> bool) -> bool {
-    if pattern == "*" {
-        return true;
-    }
-    // Byte offsets into `pattern` and `text`; they always sit on character boundaries
-    // because they only move by `len_utf8` of the character just read.
+/// The same matcher over any UTF-8: positions are byte offsets that always sit on
+/// character boundaries, because they only move by the length of the character just read.
+fn match_chars(pattern: &str, text: &str, eq: impl Fn(char, char) -> bool) -> bool {
     let (mut p, mut t) = (0usize, 0usize);
-    // After a `*`: where the pattern resumes, and the text position that `*` currently
-    // stops at. On a mismatch the `*` swallows one more character and matching resumes.
     let mut star: Option<(usize, usize)> = None;
-
     while let Some(tc) = char_at(text, t) {
         match char_at(pattern, p) {
             Some('*') => {
@@ -98,39 +135,80 @@ fn matches(pattern: &str, text: &str, eq: impl Fn(char, char) -> bool) -> bool {
         p = resume;
         t = stop;
     }
-    // The text is used up: only `*`s may remain in the pattern.
     pattern
         .get(p..)
         .is_some_and(|rest| rest.bytes().all(|b| b == b'*'))
 }
 
-/// A rule field's pattern, with the two common shapes (`*` and no wildcard at all) decided
-/// once when the rule is loaded instead of on every request.
+/// A request attribute, checked for ASCII once per decision rather than once per rule.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attr<'a> {
+    text: &'a str,
+    ascii: bool,
+}
+
+impl<'a> Attr<'a> {
+    /// `None` for a missing or empty attribute, which every pattern matches (as in the
+    /// other SDKs: a request that carries no host is not excluded by a host rule).
+    #[inline]
+    pub(crate) fn new(attribute: Option<&'a str>) -> Option<Attr<'a>> {
+        attribute.filter(|s| !s.is_empty()).map(|text| Attr {
+            text,
+            ascii: text.is_ascii(),
+        })
+    }
+}
+
+/// A rule field's pattern, compiled when the rule is loaded.
+///
+/// Rules are nearly always `*`, a plain value (`GET`), a prefix (`/api/*`), a suffix
+/// (`*.example.com`) or a substring (`*checkout*`). For ASCII text those shapes are one
+/// comparison against the pre-lowercased literal (or a window scan) instead of the general
+/// matcher's walk. Other patterns, and non-ASCII text, take the general matcher.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Wildcard {
     pattern: Box<str>,
     shape: Shape,
+    /// The pattern without its leading and trailing `*`s, lowercased (simple shapes only).
+    core: Box<[u8]>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
     Any,
-    Literal,
+    Exact,
+    Prefix,
+    Suffix,
+    Contains,
+    /// Anything else, with an ASCII pattern.
     General,
+    /// A pattern with non-ASCII characters: always the character matcher.
+    Unicode,
 }
 
 impl Wildcard {
     pub(crate) fn new(pattern: &str) -> Wildcard {
-        let shape = if !pattern.is_empty() && pattern.bytes().all(|b| b == b'*') {
+        let core = pattern.trim_matches('*');
+        let leading = core.len() < pattern.trim_end_matches('*').len();
+        let trailing = core.len() < pattern.trim_start_matches('*').len();
+        let shape = if !pattern.is_empty() && core.is_empty() {
             Shape::Any
-        } else if pattern.bytes().any(|b| b == b'*' || b == b'?') {
+        } else if !pattern.is_ascii() {
+            Shape::Unicode
+        } else if core.contains(['*', '?']) {
             Shape::General
         } else {
-            Shape::Literal
+            match (leading, trailing) {
+                (false, false) => Shape::Exact,
+                (false, true) => Shape::Prefix,
+                (true, false) => Shape::Suffix,
+                (true, true) => Shape::Contains,
+            }
         };
         Wildcard {
             pattern: pattern.into(),
             shape,
+            core: core.to_ascii_lowercase().into_bytes().into(),
         }
     }
 
@@ -139,40 +217,46 @@ impl Wildcard {
         &self.pattern
     }
 
-    /// Matches a request attribute; a missing or empty attribute matches any pattern, as in
-    /// the other SDKs (a request that carries no host is not excluded by a host rule).
-    #[inline]
-    pub(crate) fn matches_attribute(&self, attribute: Option<&str>) -> bool {
-        match attribute {
-            None | Some("") => true,
-            Some(text) => self.is_match(text),
-        }
+    #[cfg(test)]
+    pub(crate) fn is_match(&self, text: &str) -> bool {
+        self.matches(Attr::new(Some(text)).or(Some(Attr { text, ascii: true })))
     }
 
+    /// Matches a prepared request attribute; a missing one (`None`) matches.
     #[inline]
-    pub(crate) fn is_match(&self, text: &str) -> bool {
+    pub(crate) fn matches(&self, attribute: Option<Attr<'_>>) -> bool {
+        let Some(Attr { text, ascii }) = attribute else {
+            return true;
+        };
+        let core = &*self.core;
+        let bytes = text.as_bytes();
         match self.shape {
             Shape::Any => true,
-            Shape::Literal => literal_equal_ignoring_case(&self.pattern, text),
-            Shape::General => wildcard_match(&self.pattern, text),
+            Shape::Unicode => match_chars(&self.pattern, text, chars_equal_ignoring_case),
+            _ if !ascii => match_chars(&self.pattern, text, chars_equal_ignoring_case),
+            Shape::General => match_units(self.pattern.as_bytes(), bytes, u8::eq_ignore_ascii_case),
+            Shape::Exact => lowercase_equal(bytes, core),
+            Shape::Prefix => bytes
+                .get(..core.len())
+                .is_some_and(|t| lowercase_equal(t, core)),
+            Shape::Suffix => bytes
+                .len()
+                .checked_sub(core.len())
+                .and_then(|start| bytes.get(start..))
+                .is_some_and(|t| lowercase_equal(t, core)),
+            Shape::Contains => bytes.windows(core.len()).any(|w| lowercase_equal(w, core)),
         }
     }
 }
 
+/// ASCII `text` equals `lower` (already lowercase), ignoring the case of `text`.
 #[inline]
-fn literal_equal_ignoring_case(pattern: &str, text: &str) -> bool {
-    if pattern.is_ascii() && text.is_ascii() {
-        return pattern.eq_ignore_ascii_case(text);
-    }
-    let mut a = pattern.chars();
-    let mut b = text.chars();
-    loop {
-        match (a.next(), b.next()) {
-            (None, None) => return true,
-            (Some(x), Some(y)) if chars_equal_ignoring_case(x, y) => {}
-            _ => return false,
-        }
-    }
+fn lowercase_equal(text: &[u8], lower: &[u8]) -> bool {
+    text.len() == lower.len()
+        && text
+            .iter()
+            .zip(lower)
+            .all(|(t, l)| t.to_ascii_lowercase() == *l)
 }
 
 #[cfg(test)]
@@ -250,12 +334,41 @@ mod tests {
     }
 
     #[test]
+    fn compiled_shapes() {
+        let shape = |p: &str| Wildcard::new(p).shape;
+        assert_eq!(shape("**"), Shape::Any);
+        assert_eq!(shape(""), Shape::Exact);
+        assert_eq!(shape("GET"), Shape::Exact);
+        assert_eq!(shape("/api/**"), Shape::Prefix);
+        assert_eq!(shape("*.example.com"), Shape::Suffix);
+        assert_eq!(shape("*checkout*"), Shape::Contains);
+        assert_eq!(shape("/v?/*"), Shape::General);
+        assert_eq!(shape("a*b"), Shape::General);
+        assert_eq!(shape("café*"), Shape::Unicode);
+        assert!(
+            Wildcard::new("\u{212A}*").is_match("k"),
+            "Unicode pattern, ASCII text"
+        );
+        let w = Wildcard::new("*.EXAMPLE.com");
+        assert!(w.is_match("shop.example.COM"));
+        assert!(!w.is_match("example.com"));
+        assert!(
+            Wildcard::new("k*").is_match("\u{212A}elvin"),
+            "non-ASCII text: general path"
+        );
+        assert!(Wildcard::new("*ab*").is_match("xxABxx"));
+        assert!(!Wildcard::new("*ab*").is_match("a"));
+        assert!(Wildcard::new("").is_match(""));
+        assert!(!Wildcard::new("").is_match("x"));
+    }
+
+    #[test]
     fn missing_or_empty_attribute_matches() {
         let w = Wildcard::new("/api/*");
-        assert!(w.matches_attribute(None));
-        assert!(w.matches_attribute(Some("")));
-        assert!(w.matches_attribute(Some("/api/x")));
-        assert!(!w.matches_attribute(Some("/web")));
+        assert!(w.matches(Attr::new(None)));
+        assert!(w.matches(Attr::new(Some(""))));
+        assert!(w.matches(Attr::new(Some("/api/x"))));
+        assert!(!w.matches(Attr::new(Some("/web"))));
         assert!(Wildcard::new("***").is_match("anything"));
     }
 
@@ -299,6 +412,15 @@ mod tests {
             prop_assert_eq!(wildcard_match(&p, &t), reference(&p, &t, true));
             prop_assert_eq!(Wildcard::new(&p).is_match(&t), reference(&p, &t, true));
             prop_assert_eq!(wildcard_match_case_sensitive(&p, &t), reference(&p, &t, false));
+        }
+
+        #[test]
+        fn ascii_shapes_agree_with_the_reference(
+            p in from_alphabet(&['a', 'b', 'B', '.', '*', '?'], 8),
+            t in from_alphabet(&['a', 'A', 'b', '.', '\u{212A}'], 10),
+        ) {
+            prop_assert_eq!(Wildcard::new(&p).is_match(&t), reference(&p, &t, true));
+            prop_assert_eq!(wildcard_match(&p, &t), reference(&p, &t, true));
         }
 
         #[test]

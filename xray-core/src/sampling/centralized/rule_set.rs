@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::target::RuleState;
 use super::wire::RuleDef;
-use crate::sampling::pattern::Wildcard;
+use crate::sampling::pattern::{Attr, Wildcard};
 use crate::sampling::random::Draw;
 use crate::sampling::{Outcome, SamplingRequest};
 use crate::time::Timestamp;
@@ -32,14 +32,23 @@ pub(crate) struct CentralRule {
     pub(crate) state: Arc<RuleState>,
 }
 
+/// A request with each attribute checked for ASCII once.
+struct Prepared<'a> {
+    host: Option<Attr<'a>>,
+    method: Option<Attr<'a>>,
+    url_path: Option<Attr<'a>>,
+    service_name: Option<Attr<'a>>,
+    service_type: Option<Attr<'a>>,
+}
+
 impl CentralRule {
     #[inline]
-    fn matches(&self, r: &SamplingRequest<'_>) -> bool {
-        self.host.matches_attribute(r.host)
-            && self.http_method.matches_attribute(r.method)
-            && self.url_path.matches_attribute(r.url_path)
-            && self.service_name.matches_attribute(r.service_name)
-            && self.service_type.matches_attribute(r.service_type)
+    fn matches(&self, r: &Prepared<'_>) -> bool {
+        self.http_method.matches(r.method)
+            && self.host.matches(r.host)
+            && self.url_path.matches(r.url_path)
+            && self.service_name.matches(r.service_name)
+            && self.service_type.matches(r.service_type)
     }
 }
 
@@ -89,9 +98,16 @@ impl RuleSet {
         now: Timestamp,
         draw: &Draw,
     ) -> Option<Outcome> {
+        let prepared = Prepared {
+            host: Attr::new(request.host),
+            method: Attr::new(request.method),
+            url_path: Attr::new(request.url_path),
+            service_name: Attr::new(request.service_name),
+            service_type: Attr::new(request.service_type),
+        };
         self.rules
             .iter()
-            .find(|r| r.matches(request))
+            .find(|r| r.matches(&prepared))
             .map(|r| r.state.sample(now, draw))
     }
 
