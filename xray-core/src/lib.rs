@@ -57,6 +57,7 @@ mod name;
 mod name_charset;
 mod recycle;
 mod runtime;
+pub mod sampling;
 mod time;
 mod trace_header;
 #[cfg(feature = "validate")]

@@ -1,0 +1,432 @@
+//! The X-Ray wildcard matcher used by sampling rules.
+//!
+//! `*` matches any run of characters (including none), `?` matches exactly one character, and
+//! every other character matches itself. The match covers the whole text.
+//!
+//! Positions are **characters** (Unicode scalar values), not bytes: `?` matches `é` as it
+//! matches `e`. Python's SDK counts the same way; Go counts bytes, so a Go pattern `??` would
+//! be needed for one two-byte character. Characters are friendlier for rule authors, who think
+//! in characters, and give the same answer as Go for ASCII text.
+//!
+//! Case is ignored by default: two characters match when they are equal or when their
+//! lowercase forms are equal (`char::to_lowercase`, so `K` KELVIN SIGN matches `k`).
+
+/// Returns whether `text` matches the wildcard `pattern`, ignoring case.
+///
+/// Runs without allocating or recursing. Greedy matching that backtracks only to the last `*`
+/// takes time proportional to the text for the patterns rules use (`*` alone, a fixed
+/// prefix or suffix, `/api/*/items`); the worst case is bounded by `pattern × text`
+/// character steps, never exponential.
+///
+/// ```
+/// use xray_core::sampling::wildcard_match;
+/// assert!(wildcard_match("/api/*", "/API/orders/17"));
+/// assert!(wildcard_match("GET", "get"));
+/// assert!(wildcard_match("?o?se", "mouse"));
+/// assert!(!wildcard_match("", "anything"));
+/// assert!(wildcard_match("*", ""));
+/// ```
+#[inline]
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    if pattern.is_ascii() && text.is_ascii() {
+        return match_units(
+            pattern.as_bytes(),
+            text.as_bytes(),
+            u8::eq_ignore_ascii_case,
+        );
+    }
+    match_chars(pattern, text, chars_equal_ignoring_case)
+}
+
+/// Returns whether `text` matches the wildcard `pattern`, comparing characters exactly.
+///
+/// ```
+/// use xray_core::sampling::wildcard_match_case_sensitive;
+/// assert!(wildcard_match_case_sensitive("Fo?", "FoO"));
+/// assert!(!wildcard_match_case_sensitive("Fo?", "FOo"));
+/// ```
+#[inline]
+pub fn wildcard_match_case_sensitive(pattern: &str, text: &str) -> bool {
+    if pattern.is_ascii() && text.is_ascii() {
+        return match_units(pattern.as_bytes(), text.as_bytes(), u8::eq);
+    }
+    match_chars(pattern, text, |a, b| a == b)
+}
+
+/// Character equality ignoring case, with an ASCII fast path.
+#[inline]
+fn chars_equal_ignoring_case(a: char, b: char) -> bool {
+    if a == b {
+        return true;
+    }
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(&b);
+    }
+    a.to_lowercase().eq(b.to_lowercase())
+}
+
+/// The matcher over ASCII text, where a byte is a character.
+#[inline]
+fn match_units(pattern: &[u8], text: &[u8], eq: impl Fn(&u8, &u8) -> bool) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    // After a `*`: where the pattern resumes, and the text position that `*` currently
+    // stops at. On a mismatch the `*` swallows one more character and matching resumes.
+    let mut star: Option<(usize, usize)> = None;
+    while let Some(tc) = text.get(t) {
+        match pattern.get(p) {
+            Some(b'*') => {
+                p += 1;
+                star = Some((p, t));
+                continue;
+            }
+            Some(pc) if *pc == b'?' || eq(pc, tc) => {
+                p += 1;
+                t += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let Some((resume, stop)) = star else {
+            return false;
+        };
+        star = Some((resume, stop + 1));
+        p = resume;
+        t = stop + 1;
+    }
+    // The text is used up: only `*`s may remain in the pattern.
+    pattern
+        .get(p..)
+        .is_some_and(|rest| rest.iter().all(|&b| b == b'*'))
+}
+
+/// The character at byte `at`, if any.
+#[inline]
+fn char_at(s: &str, at: usize) -> Option<char> {
+    s.get(at..)?.chars().next()
+}
+
+/// The same matcher over any UTF-8: positions are byte offsets that always sit on
+/// character boundaries, because they only move by the length of the character just read.
+fn match_chars(pattern: &str, text: &str, eq: impl Fn(char, char) -> bool) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while let Some(tc) = char_at(text, t) {
+        match char_at(pattern, p) {
+            Some('*') => {
+                p += 1;
+                star = Some((p, t));
+                continue;
+            }
+            Some(pc) if pc == '?' || eq(pc, tc) => {
+                p += pc.len_utf8();
+                t += tc.len_utf8();
+                continue;
+            }
+            _ => {}
+        }
+        let Some((resume, stop)) = star else {
+            return false;
+        };
+        let Some(swallowed) = char_at(text, stop) else {
+            return false;
+        };
+        let stop = stop + swallowed.len_utf8();
+        star = Some((resume, stop));
+        p = resume;
+        t = stop;
+    }
+    pattern
+        .get(p..)
+        .is_some_and(|rest| rest.bytes().all(|b| b == b'*'))
+}
+
+/// A request attribute, checked for ASCII once per decision rather than once per rule.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attr<'a> {
+    text: &'a str,
+    ascii: bool,
+}
+
+impl<'a> Attr<'a> {
+    /// `None` for a missing or empty attribute, which every pattern matches (as in the
+    /// other SDKs: a request that carries no host is not excluded by a host rule).
+    #[inline]
+    pub(crate) fn new(attribute: Option<&'a str>) -> Option<Attr<'a>> {
+        attribute.filter(|s| !s.is_empty()).map(|text| Attr {
+            text,
+            ascii: text.is_ascii(),
+        })
+    }
+}
+
+/// A rule field's pattern, compiled when the rule is loaded.
+///
+/// Rules are nearly always `*`, a plain value (`GET`), a prefix (`/api/*`), a suffix
+/// (`*.example.com`) or a substring (`*checkout*`). For ASCII text those shapes are one
+/// comparison against the pre-lowercased literal (or a window scan) instead of the general
+/// matcher's walk. Other patterns, and non-ASCII text, take the general matcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Wildcard {
+    pattern: Box<str>,
+    shape: Shape,
+    /// The pattern without its leading and trailing `*`s, lowercased (simple shapes only).
+    core: Box<[u8]>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Any,
+    Exact,
+    Prefix,
+    Suffix,
+    Contains,
+    /// Anything else, with an ASCII pattern.
+    General,
+    /// A pattern with non-ASCII characters: always the character matcher.
+    Unicode,
+}
+
+impl Wildcard {
+    pub(crate) fn new(pattern: &str) -> Wildcard {
+        let core = pattern.trim_matches('*');
+        let leading = core.len() < pattern.trim_end_matches('*').len();
+        let trailing = core.len() < pattern.trim_start_matches('*').len();
+        let shape = if !pattern.is_empty() && core.is_empty() {
+            Shape::Any
+        } else if !pattern.is_ascii() {
+            Shape::Unicode
+        } else if core.contains(['*', '?']) {
+            Shape::General
+        } else {
+            match (leading, trailing) {
+                (false, false) => Shape::Exact,
+                (false, true) => Shape::Prefix,
+                (true, false) => Shape::Suffix,
+                (true, true) => Shape::Contains,
+            }
+        };
+        Wildcard {
+            pattern: pattern.into(),
+            shape,
+            core: core.to_ascii_lowercase().into_bytes().into(),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn as_str(&self) -> &str {
+        &self.pattern
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_match(&self, text: &str) -> bool {
+        self.matches(Attr::new(Some(text)).or(Some(Attr { text, ascii: true })))
+    }
+
+    /// Matches a prepared request attribute; a missing one (`None`) matches.
+    #[inline]
+    pub(crate) fn matches(&self, attribute: Option<Attr<'_>>) -> bool {
+        let Some(Attr { text, ascii }) = attribute else {
+            return true;
+        };
+        let core = &*self.core;
+        let bytes = text.as_bytes();
+        match self.shape {
+            Shape::Any => true,
+            Shape::Unicode => match_chars(&self.pattern, text, chars_equal_ignoring_case),
+            _ if !ascii => match_chars(&self.pattern, text, chars_equal_ignoring_case),
+            Shape::General => match_units(self.pattern.as_bytes(), bytes, u8::eq_ignore_ascii_case),
+            Shape::Exact => lowercase_equal(bytes, core),
+            Shape::Prefix => bytes
+                .get(..core.len())
+                .is_some_and(|t| lowercase_equal(t, core)),
+            Shape::Suffix => bytes
+                .len()
+                .checked_sub(core.len())
+                .and_then(|start| bytes.get(start..))
+                .is_some_and(|t| lowercase_equal(t, core)),
+            Shape::Contains => bytes.windows(core.len()).any(|w| lowercase_equal(w, core)),
+        }
+    }
+}
+
+/// ASCII `text` equals `lower` (already lowercase), ignoring the case of `text`.
+#[inline]
+fn lowercase_equal(text: &[u8], lower: &[u8]) -> bool {
+    text.len() == lower.len()
+        && text
+            .iter()
+            .zip(lower)
+            .all(|(t, l)| t.to_ascii_lowercase() == *l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// SPEC §6.2 vectors (from Go's `search_pattern_test.go`): (pattern, text, expected).
+    const VECTORS: &[(&str, &str, bool)] = &[
+        ("", "whatever", false),
+        ("", "", true),
+        ("fo?", "foo", true),
+        ("f?o", "boo", false),
+        ("*oo", "foo", true),
+        ("foo*", "foo", true),
+        ("foo*", "fo0", false),
+        ("*o?", "foo", true),
+        ("f?*", "boo", false),
+        ("?o?se", "mouse", true),
+        ("????", "chevy", false),
+        ("*/foo", "/bar/foo", true),
+        ("a*a", "aa", true),
+        ("a*na*ha", "anananahahanahana", false),
+        ("**a**", "a", true),
+        ("abcd", "abc", false),
+        ("Foo", "FOO", true),
+    ];
+
+    #[test]
+    fn spec_vectors() {
+        for &(p, t, want) in VECTORS {
+            assert_eq!(wildcard_match(p, t), want, "{p:?} vs {t:?}");
+            assert_eq!(
+                Wildcard::new(p).is_match(t),
+                want,
+                "compiled {p:?} vs {t:?}"
+            );
+            assert_eq!(reference(p, t, true), want, "reference {p:?} vs {t:?}");
+        }
+    }
+
+    #[test]
+    fn spec_case_sensitive_vectors() {
+        assert!(!wildcard_match_case_sensitive("Fo?", "FOo"));
+        assert!(wildcard_match_case_sensitive("Fo?", "FoO"));
+        assert!(!wildcard_match_case_sensitive("Foo", "FOO"));
+        assert!(wildcard_match("Fo?", "FOo"));
+    }
+
+    #[test]
+    fn long_text_ending_in_b() {
+        use rand::{Rng, SeedableRng, rngs::StdRng};
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut text: String = (0..8192)
+            .map(|_| char::from(rng.random_range(b'a'..=b'z')))
+            .collect();
+        text.push('b');
+        assert!(wildcard_match("a*b", &format!("a{text}")));
+        assert!(wildcard_match("*b", &text));
+        assert!(!wildcard_match("*b?", &text));
+    }
+
+    #[test]
+    fn counts_characters_not_bytes() {
+        assert!(wildcard_match("caf?", "café"));
+        assert!(!wildcard_match("caf??", "café"));
+        assert!(wildcard_match("CAFÉ", "café"));
+        assert!(wildcard_match("*é*", "crème brûlée"));
+        assert!(
+            wildcard_match("\u{212A}", "k"),
+            "KELVIN SIGN lowercases to k"
+        );
+        assert!(Wildcard::new("ÉTÉ").is_match("été"));
+        assert!(!Wildcard::new("ÉTÉ").is_match("ét"));
+    }
+
+    #[test]
+    fn compiled_shapes() {
+        let shape = |p: &str| Wildcard::new(p).shape;
+        assert_eq!(shape("**"), Shape::Any);
+        assert_eq!(shape(""), Shape::Exact);
+        assert_eq!(shape("GET"), Shape::Exact);
+        assert_eq!(shape("/api/**"), Shape::Prefix);
+        assert_eq!(shape("*.example.com"), Shape::Suffix);
+        assert_eq!(shape("*checkout*"), Shape::Contains);
+        assert_eq!(shape("/v?/*"), Shape::General);
+        assert_eq!(shape("a*b"), Shape::General);
+        assert_eq!(shape("café*"), Shape::Unicode);
+        assert!(
+            Wildcard::new("\u{212A}*").is_match("k"),
+            "Unicode pattern, ASCII text"
+        );
+        let w = Wildcard::new("*.EXAMPLE.com");
+        assert!(w.is_match("shop.example.COM"));
+        assert!(!w.is_match("example.com"));
+        assert!(
+            Wildcard::new("k*").is_match("\u{212A}elvin"),
+            "non-ASCII text: general path"
+        );
+        assert!(Wildcard::new("*ab*").is_match("xxABxx"));
+        assert!(!Wildcard::new("*ab*").is_match("a"));
+        assert!(Wildcard::new("").is_match(""));
+        assert!(!Wildcard::new("").is_match("x"));
+    }
+
+    #[test]
+    fn missing_or_empty_attribute_matches() {
+        let w = Wildcard::new("/api/*");
+        assert!(w.matches(Attr::new(None)));
+        assert!(w.matches(Attr::new(Some(""))));
+        assert!(w.matches(Attr::new(Some("/api/x"))));
+        assert!(!w.matches(Attr::new(Some("/web"))));
+        assert!(Wildcard::new("***").is_match("anything"));
+    }
+
+    /// A plain dynamic-programming matcher over characters: obviously right, slow.
+    fn reference(pattern: &str, text: &str, ignore_case: bool) -> bool {
+        let p: Vec<char> = pattern.chars().collect();
+        let t: Vec<char> = text.chars().collect();
+        let eq = |a: char, b: char| {
+            if ignore_case {
+                a == b || a.to_lowercase().eq(b.to_lowercase())
+            } else {
+                a == b
+            }
+        };
+        // m[i][j]: the first i pattern characters match the first j text characters.
+        let mut m = vec![vec![false; t.len() + 1]; p.len() + 1];
+        m[0][0] = true;
+        for i in 1..=p.len() {
+            for j in 0..=t.len() {
+                m[i][j] = match p[i - 1] {
+                    '*' => m[i - 1][j] || (j > 0 && m[i][j - 1]),
+                    '?' => j > 0 && m[i - 1][j - 1],
+                    c => j > 0 && m[i - 1][j - 1] && eq(c, t[j - 1]),
+                };
+            }
+        }
+        m[p.len()][t.len()]
+    }
+
+    fn from_alphabet(alphabet: &'static [char], max: usize) -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(alphabet), 0..max)
+            .prop_map(|cs| cs.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_the_reference(
+            p in from_alphabet(&['a', 'b', 'A', 'é', 'É', '\u{212A}', 'k', '*', '?'], 10),
+            t in from_alphabet(&['a', 'b', 'B', 'é', 'É', 'k', 'K'], 14),
+        ) {
+            prop_assert_eq!(wildcard_match(&p, &t), reference(&p, &t, true));
+            prop_assert_eq!(Wildcard::new(&p).is_match(&t), reference(&p, &t, true));
+            prop_assert_eq!(wildcard_match_case_sensitive(&p, &t), reference(&p, &t, false));
+        }
+
+        #[test]
+        fn ascii_shapes_agree_with_the_reference(
+            p in from_alphabet(&['a', 'b', 'B', '.', '*', '?'], 8),
+            t in from_alphabet(&['a', 'A', 'b', '.', '\u{212A}'], 10),
+        ) {
+            prop_assert_eq!(Wildcard::new(&p).is_match(&t), reference(&p, &t, true));
+            prop_assert_eq!(wildcard_match(&p, &t), reference(&p, &t, true));
+        }
+
+        #[test]
+        fn never_panics_on_any_text(p in ".{0,12}", t in ".{0,24}") {
+            let _ = wildcard_match(&p, &t);
+            let _ = wildcard_match_case_sensitive(&p, &t);
+        }
+    }
+}
