@@ -35,9 +35,16 @@
 //!
 //! - One thread receives and validates; when validation cannot keep up, the kernel drops
 //!   datagrams, which [`daemon::DaemonStats::kernel_drops`] reports (Linux only).
-//! - The socket keeps the system's default receive buffer (std cannot set `SO_RCVBUF`).
+//! - The socket asks for an 8 MiB receive buffer; the kernel grants at most
+//!   `net.core.rmem_max`.
 
 #![warn(missing_docs)]
 
+pub mod alloc_count;
+pub mod cli;
 pub mod daemon;
+pub mod driver;
+pub mod report;
 pub mod runtime_api;
+pub mod scenarios;
+pub mod stats;

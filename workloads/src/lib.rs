@@ -24,3 +24,4 @@
 #![warn(missing_docs)]
 
 pub mod register_user;
+pub mod synthetic;

@@ -75,7 +75,7 @@ pub use config::{
 pub use emit::MemorySink;
 pub use emit::{
     DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter, EmitterCounters, EmitterStats,
-    MAX_UDP_PAYLOAD,
+    MAX_NESTING, MAX_UDP_PAYLOAD,
 };
 pub use id::{IdError, SegmentId, TRACE_ID_LEN, TraceId};
 pub use json::document::write_document;

@@ -38,6 +38,9 @@ use listener::Shared;
 pub const DEFAULT_DAEMON_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 2000);
 
+/// The receive buffer asked of the kernel for the daemon's socket.
+pub const RECEIVE_BUFFER_BYTES: usize = 8 * 1024 * 1024;
+
 /// How the daemon is started.
 #[derive(Debug, Clone, Copy)]
 pub struct DaemonOptions {
@@ -90,6 +93,14 @@ impl FakeDaemon {
     /// Listens as `options` say.
     pub fn start_with(options: DaemonOptions) -> io::Result<FakeDaemon> {
         let socket = UdpSocket::bind(options.addr)?;
+        // A bigger receive buffer absorbs the bursts one invocation sends (a large document
+        // split into dozens of datagrams) while validation catches up. The kernel caps it at
+        // `net.core.rmem_max`; whatever it grants is reported.
+        let socket = {
+            let s = socket2::Socket::from(socket);
+            let _ = s.set_recv_buffer_size(RECEIVE_BUFFER_BYTES);
+            UdpSocket::from(s)
+        };
         socket.set_read_timeout(Some(listener::POLL))?;
         let addr = socket.local_addr()?;
         let inode = SocketInode::of(&socket);

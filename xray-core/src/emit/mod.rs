@@ -32,6 +32,11 @@ pub const MAX_UDP_PAYLOAD: usize = 65_507;
 /// payload limit, and the service's "64 kB" document limit read as decimal.
 pub const DEFAULT_DATAGRAM_LIMIT: usize = 64_000;
 
+/// The most subsegment levels one document nests. Deeper closed subtrees go out as their own
+/// documents: 32 levels are about 66 levels of JSON, well inside the 128 that strict parsers
+/// (serde_json's default among them) accept.
+pub const MAX_NESTING: u32 = 32;
+
 /// Buffers reused across emissions, so sending allocates nothing in the steady state.
 ///
 /// Keep one per thread or per invocation.
@@ -199,6 +204,9 @@ impl Emitter {
     }
 
     fn emit_subtree(&self, tree: &mut EntityTree, i: u32, buf: &mut EmitBuffer) {
+        if tree.max_depth >= tree.node(i).depth + MAX_NESTING {
+            self.stream_deep(tree, i, buf);
+        }
         let c = &self.inner.counters;
         let limit = self.inner.limit;
         let mut counted_oversize = false;
@@ -221,6 +229,33 @@ impl Emitter {
         }
         self.inner.sink.send(&buf.datagram, c);
         tree.node_mut(i).emission = Emission::Sent;
+    }
+
+    /// Sends, deepest first, every closed subtree that starts a multiple of [`MAX_NESTING`]
+    /// levels below `i`, so no document nests deeper than that. Deepest first means each of
+    /// them already has its own deep parts sent, and nothing recurses.
+    fn stream_deep(&self, tree: &mut EntityTree, i: u32, buf: &mut EmitBuffer) {
+        let base = tree.node(i).depth;
+        let mut cuts = Vec::new();
+        let mut stack = vec![i];
+        while let Some(n) = stack.pop() {
+            for child in tree.children(n) {
+                if tree.node(child).emission == Emission::Sent {
+                    continue;
+                }
+                let rel = tree.node(child).depth - base;
+                if rel % MAX_NESTING == 0 && tree.subtree_closed(child) {
+                    cuts.push(child);
+                }
+                stack.push(child);
+            }
+        }
+        cuts.sort_by_key(|&n| std::cmp::Reverse(tree.node(n).depth));
+        for n in cuts {
+            EmitterCounters::bump(&self.inner.counters.subsegments_streamed);
+            // Deeper cuts are already sent, so this does not come back here.
+            self.emit_subtree(tree, n, buf);
+        }
     }
 
     /// The entity does not fit even without its streamable children: cut metadata values, then

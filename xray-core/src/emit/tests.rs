@@ -257,3 +257,47 @@ fn disabled_and_raw_documents() {
     assert_eq!(emitter.limit(), 1000);
     assert_eq!(Emitter::memory(10_000_000).0.limit(), MAX_UDP_PAYLOAD);
 }
+
+/// Nesting depth of subsegments in a document.
+fn nesting(doc: &Value) -> usize {
+    doc["subsegments"]
+        .as_array()
+        .map_or(0, |subs| 1 + subs.iter().map(nesting).max().unwrap_or(0))
+}
+
+#[test]
+fn deep_chains_are_split_so_strict_parsers_can_read_them() {
+    let (emitter, sink) = Emitter::memory(DEFAULT_DATAGRAM_LIMIT);
+    let mut tree = EntityTree::new(trace());
+    let root = tree.begin_detached_subsegment("## handler", SegmentId::from_u64(9), ts(0));
+    let mut chain = vec![root];
+    for i in 0..150 {
+        let parent = *chain.last().unwrap();
+        chain.push(tree.begin_subsegment(parent, "level", ts(i)));
+    }
+    for (i, e) in chain.iter().rev().enumerate() {
+        tree.end(*e, ts(1000 + i as u64));
+    }
+    emitter.emit(&mut tree, root, &mut EmitBuffer::new());
+    let datagrams = sink.take();
+    assert!(datagrams.len() >= 150 / MAX_NESTING as usize);
+    let mut seen = Vec::new();
+    for d in &datagrams {
+        // serde_json's default recursion limit (128) is the strict parser here.
+        let doc = body(d);
+        assert!(nesting(&doc) <= MAX_NESTING as usize, "{}", nesting(&doc));
+        flatten(&doc, None, &mut seen);
+    }
+    assert_eq!(seen.len(), 151, "every level arrives once");
+    let ids: std::collections::HashSet<_> = seen.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(ids.len(), 151);
+    // Each level's parent is the level above it.
+    for w in chain.windows(2) {
+        let (parent, child) = (
+            tree.id(w[0]).unwrap().to_string(),
+            tree.id(w[1]).unwrap().to_string(),
+        );
+        let found = seen.iter().find(|(id, _)| *id == child).unwrap();
+        assert_eq!(found.1.as_deref(), Some(parent.as_str()));
+    }
+}

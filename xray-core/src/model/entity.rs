@@ -103,6 +103,8 @@ pub(crate) struct Entity {
     pub(crate) kind: EntityKind,
     /// Index of the parent node in this tree, or `NONE` for a root.
     pub(crate) parent: u32,
+    /// Levels below the root (0 for a root).
+    pub(crate) depth: u32,
     /// For a root: the upstream parent id written as `parent_id`.
     pub(crate) upstream_parent: Option<SegmentId>,
     pub(crate) first_child: u32,

@@ -94,6 +94,8 @@ pub struct EntityTree {
     /// Serialised metadata values, referenced by range from `MetadataEntry`.
     pub(crate) meta: Vec<u8>,
     pub(crate) counts: RecordCounts,
+    /// The deepest level any entity sits at (so shallow trees skip the nesting check).
+    pub(crate) max_depth: u32,
     ids: IdSource,
 }
 
@@ -111,6 +113,7 @@ impl EntityTree {
             nodes: Recycle::default(),
             meta: Vec::new(),
             counts: RecordCounts::default(),
+            max_depth: 0,
             ids: IdSource::Random,
         }
     }
@@ -125,6 +128,7 @@ impl EntityTree {
             self.meta.shrink_to(META_KEEP_BYTES);
         }
         self.counts = RecordCounts::default();
+        self.max_depth = 0;
     }
 
     /// Makes new ids deterministic: `start`, `start + 1`, … (tests and reproducible examples).
@@ -196,12 +200,16 @@ impl EntityTree {
         node.id = id;
         node.kind = kind;
         node.parent = parent;
+        node.depth = 0;
         node.upstream_parent = upstream;
         node.first_child = NONE;
         node.last_child = NONE;
         node.next_sibling = NONE;
         node.start = start;
         if parent != NONE {
+            let depth = self.nodes.as_slice()[parent as usize].depth + 1;
+            self.nodes.as_mut_slice()[index as usize].depth = depth;
+            self.max_depth = self.max_depth.max(depth);
             let p = &mut self.nodes.as_mut_slice()[parent as usize];
             let prev_last = p.last_child;
             p.last_child = index;
@@ -333,9 +341,16 @@ impl EntityTree {
         }
     }
 
-    /// True when `i` and all its descendants are closed.
+    /// True when `i` and all its descendants are closed (iterative: trees can be deep).
     pub(crate) fn subtree_closed(&self, i: u32) -> bool {
-        self.node(i).end.is_some() && self.children(i).all(|c| self.subtree_closed(c))
+        let mut stack = vec![i];
+        while let Some(n) = stack.pop() {
+            if self.node(n).end.is_none() {
+                return false;
+            }
+            stack.extend(self.children(n));
+        }
+        true
     }
 }
 

@@ -9,6 +9,21 @@ use super::rules::{LocalRule, LocalRules, RulesError};
 use super::{Outcome, Reason, SamplingRequest};
 use crate::time::{Clock, Timestamp};
 
+/// One rule of a [`LocalSampler`], as configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleSummary {
+    /// The host pattern.
+    pub host: String,
+    /// The method pattern.
+    pub http_method: String,
+    /// The path pattern.
+    pub url_path: String,
+    /// Requests sampled each second before the rate applies.
+    pub fixed_target: u64,
+    /// Fraction of the remaining requests sampled.
+    pub rate: f64,
+}
+
 /// The rules every SDK uses when given none: one request a second, then 5 %.
 pub const DEFAULT_RULES_JSON: &str =
     r#"{"version":2,"default":{"fixed_target":1,"rate":0.05},"rules":[]}"#;
@@ -135,6 +150,50 @@ impl LocalSampler {
     #[inline]
     pub fn decide(&self, request: &SamplingRequest<'_>) -> Outcome {
         self.decide_at(request, self.clock.now())
+    }
+
+    /// Like [`LocalSampler::decide`], also saying which rule decided: `Some(i)` for
+    /// `rules[i]` of the file, `None` for the default rule (reports and load tests).
+    pub fn decide_explained(&self, request: &SamplingRequest<'_>) -> (Outcome, Option<usize>) {
+        let rules = &*self.rules;
+        let (host, method, path) = (
+            Attr::new(request.host),
+            Attr::new(request.method),
+            Attr::new(request.url_path),
+        );
+        let index = rules.rules.iter().position(|r| {
+            r.http_method.matches(method) && r.host.matches(host) && r.url_path.matches(path)
+        });
+        let rule = index.map_or(&rules.default, |i| &rules.rules[i]);
+        (self.apply(rule, self.clock.now()), index)
+    }
+
+    /// The rules in order, then the default: `(host, http_method, url_path, fixed_target,
+    /// rate)` as written in the file (the default's patterns are `*`).
+    pub fn describe(&self) -> Vec<RuleSummary> {
+        let r = &*self.rules;
+        r.rules
+            .iter()
+            .chain(std::iter::once(&r.default))
+            .map(|rule| RuleSummary {
+                host: rule.host.pattern().to_owned(),
+                http_method: rule.http_method.pattern().to_owned(),
+                url_path: rule.url_path.pattern().to_owned(),
+                fixed_target: rule.reservoir.capacity(),
+                rate: rule.rate,
+            })
+            .collect()
+    }
+
+    fn apply(&self, rule: &LocalRule, now: Timestamp) -> Outcome {
+        let reason = if rule.reservoir.take(now) {
+            Reason::Reservoir
+        } else if self.draw.below(rule.rate) {
+            Reason::Rate
+        } else {
+            Reason::NotSampled
+        };
+        Outcome::new(reason, None)
     }
 
     #[inline]

@@ -42,7 +42,7 @@ mod rules;
 use std::fmt;
 
 pub use centralized::{CentralizedOptions, CentralizedSampler, CentralizedStats};
-pub use local::{DEFAULT_RULES_JSON, LocalSampler};
+pub use local::{DEFAULT_RULES_JSON, LocalSampler, RuleSummary};
 pub use pattern::{wildcard_match, wildcard_match_case_sensitive};
 pub use reservoir::Reservoir;
 pub use rules::RulesError;

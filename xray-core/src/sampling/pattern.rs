@@ -187,6 +187,11 @@ enum Shape {
 }
 
 impl Wildcard {
+    /// The pattern as written.
+    pub(crate) fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
     pub(crate) fn new(pattern: &str) -> Wildcard {
         let core = pattern.trim_matches('*');
         let leading = core.len() < pattern.trim_end_matches('*').len();

@@ -1,0 +1,166 @@
+//! Command-line flags of the harness.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The scenarios, in the order they run.
+pub const SCENARIOS: [&str; 5] = [
+    "overhead",
+    "emission",
+    "sampling",
+    "large-payloads",
+    "concurrency",
+];
+
+/// What the command line asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// The short suite.
+    pub quick: bool,
+    /// Only this scenario.
+    pub scenario: Option<String>,
+    /// Time budget of each timed scenario.
+    pub duration: Option<Duration>,
+    /// Where to write the JSON report (default `target/xray-report/report.json`).
+    pub json: Option<PathBuf>,
+    /// A local sampling rules file.
+    pub sampling_rules: Option<PathBuf>,
+    /// Print only the summary.
+    pub quiet: bool,
+    /// `--help`.
+    pub help: bool,
+}
+
+/// The usage text.
+pub const USAGE: &str = "\
+usage: bench-harness [--quick] [--scenario NAME] [--duration SECS] [--json PATH]
+                     [--sampling-rules FILE] [--quiet]
+
+Runs the load tests against an embedded fake X-Ray daemon on 127.0.0.1 and writes
+target/xray-report/report.json and report.html.
+
+  --quick               the short suite (about 20 s; what CI runs)
+  --scenario NAME       only one of: overhead, emission, sampling, large-payloads, concurrency
+  --duration SECS       time budget of each timed scenario (default 4 quick, 20 full)
+  --json PATH           where to write the JSON report (the HTML goes next to it)
+  --sampling-rules FILE a local sampling rules file (version 1 or 2) for the sampling scenario
+  --quiet               no progress lines, only the summary
+
+Exits with status 1 when the report shows invalid documents, unaccounted losses, oversized
+datagrams, allocations in the steady state, or foreign attachments; 2 on bad arguments.";
+
+/// Parses the arguments (without the program name).
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
+    let mut out = Args {
+        quick: false,
+        scenario: None,
+        duration: None,
+        json: None,
+        sampling_rules: None,
+        quiet: false,
+        help: false,
+    };
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("`{name}` needs a value"))
+        };
+        match flag.as_str() {
+            "--quick" => out.quick = true,
+            "--quiet" => out.quiet = true,
+            "-h" | "--help" => out.help = true,
+            "--scenario" => {
+                let v = value("--scenario")?;
+                if !SCENARIOS.contains(&v.as_str()) {
+                    return Err(format!(
+                        "unknown scenario `{v}`, expected one of: {}",
+                        SCENARIOS.join(", ")
+                    ));
+                }
+                out.scenario = Some(v);
+            }
+            "--duration" => {
+                let v = value("--duration")?;
+                let secs: f64 = v
+                    .parse()
+                    .map_err(|_| format!("`--duration {v}`: expected a number of seconds"))?;
+                if !(secs.is_finite() && secs > 0.0 && secs <= 3600.0) {
+                    return Err(format!(
+                        "`--duration {v}`: expected more than 0 and at most 3600 seconds"
+                    ));
+                }
+                out.duration = Some(Duration::from_secs_f64(secs));
+            }
+            "--json" => out.json = Some(PathBuf::from(value("--json")?)),
+            "--sampling-rules" => {
+                let v = PathBuf::from(value("--sampling-rules")?);
+                out.sampling_rules = Some(v);
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(out)
+}
+
+impl Args {
+    /// True when `name` should run.
+    pub fn runs(&self, name: &str) -> bool {
+        self.scenario.as_deref().is_none_or(|s| s == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Args, String> {
+        parse(args.iter().map(|s| (*s).to_owned()))
+    }
+
+    #[test]
+    fn flags() {
+        let a = p(&[
+            "--quick",
+            "--scenario",
+            "emission",
+            "--duration=2.5",
+            "--json",
+            "r.json",
+        ])
+        .unwrap();
+        assert!(a.quick);
+        assert_eq!(a.scenario.as_deref(), Some("emission"));
+        assert_eq!(a.duration, Some(Duration::from_millis(2500)));
+        assert_eq!(a.json, Some(PathBuf::from("r.json")));
+        assert!(a.runs("emission") && !a.runs("overhead"));
+        assert!(p(&[]).unwrap().runs("overhead"));
+    }
+
+    #[test]
+    fn bad_flags_are_explained() {
+        assert_eq!(p(&["--fast"]).unwrap_err(), "unknown argument `--fast`");
+        assert!(
+            p(&["--scenario", "speed"])
+                .unwrap_err()
+                .contains("expected one of")
+        );
+        assert!(
+            p(&["--duration", "soon"])
+                .unwrap_err()
+                .contains("number of seconds")
+        );
+        assert!(
+            p(&["--duration", "-1"])
+                .unwrap_err()
+                .contains("more than 0")
+        );
+        assert_eq!(p(&["--json"]).unwrap_err(), "`--json` needs a value");
+    }
+}

@@ -1,0 +1,161 @@
+//! The summary printed at the end of a run.
+
+use std::fmt::Write as _;
+
+use super::Report;
+
+/// The summary as text: one block per scenario, then the checks.
+pub fn render(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "xray-rs harness ({} suite, {:.1} s, {} on {} cores, {} build)",
+        r.suite, r.duration_s, r.machine.cpu, r.machine.cores, r.machine.profile
+    );
+    if let Some(o) = &r.scenarios.overhead {
+        let _ = writeln!(
+            s,
+            "\noverhead (mean per invocation; per captured call = slope)"
+        );
+        let _ = writeln!(
+            s,
+            "  {:<18} {:>6} {:>12} {:>12} {:>12} {:>12}",
+            "mode", "calls", "mean ns", "p50 ns", "p99 ns", "p99.9 ns"
+        );
+        for p in &o.points {
+            let _ = writeln!(
+                s,
+                "  {:<18} {:>6} {:>12.0} {:>12.0} {:>12.0} {:>12.0}",
+                format!("{:?}", p.mode),
+                p.calls,
+                p.latency.mean_ns,
+                p.latency.p50_ns,
+                p.latency.p99_ns,
+                p.latency.p999_ns
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  per captured call: sampled {:.0} ns (with send {:.0} ns), unsampled {:.1} ns, disabled {:.1} ns",
+            o.per_call.sampled_ns,
+            o.per_call.sampled_with_send_ns,
+            o.per_call.unsampled_ns,
+            o.per_call.disabled_ns
+        );
+        let _ = writeln!(
+            s,
+            "  allocations per sampled invocation (steady state): {}",
+            o.allocations_per_invocation
+                .map_or_else(|| "not measured".to_owned(), |a| format!("{a}"))
+        );
+    }
+    if let Some(e) = &r.scenarios.emission {
+        let _ = writeln!(s, "\nemission ({} bytes per datagram)", e.datagram_bytes);
+        let _ = writeln!(
+            s,
+            "  {:>10} {:>12} {:>12} {:>10} {:>10} {:>12}",
+            "offered/s", "sent/s", "received/s", "lost", "kernel", "unaccounted"
+        );
+        for st in &e.steps {
+            let _ = writeln!(
+                s,
+                "  {:>10} {:>12.0} {:>12.0} {:>10} {:>10} {:>12}",
+                st.offered_per_s
+                    .map_or_else(|| "max".to_owned(), |v| v.to_string()),
+                st.sent_per_s,
+                st.received_per_s,
+                st.lost,
+                st.kernel_drops,
+                st.unaccounted
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  the daemon kept up with {:.0} datagrams/s",
+            e.sustained_per_s
+        );
+    }
+    if let Some(sm) = &r.scenarios.sampling {
+        let _ = writeln!(s, "\nsampling ({} simulated seconds)", sm.simulated_seconds);
+        for set in &sm.rule_sets {
+            let _ = writeln!(s, "  {}", set.name);
+            for rule in &set.rules {
+                let _ = writeln!(
+                    s,
+                    "    {:<24} requests {:>7} sampled {:>6} expected {:>8.1} [{:.1}, {:.1}] {} reservoir {}",
+                    rule.rule,
+                    rule.requests,
+                    rule.sampled,
+                    rule.expected,
+                    rule.ci_low,
+                    rule.ci_high,
+                    if rule.within_ci { "ok" } else { "OUT" },
+                    if rule.reservoir_held {
+                        "held"
+                    } else {
+                        "BROKEN"
+                    }
+                );
+            }
+        }
+    }
+    if let Some(l) = &r.scenarios.large_payloads {
+        let _ = writeln!(s, "\nlarge payloads (limit {} bytes)", l.limit);
+        for c in &l.cases {
+            let _ = writeln!(
+                s,
+                "  {:<30} {:>3} datagrams, largest {:>6} B, {:>3}/{:<3} entities, {} streamed, {} cut",
+                c.name,
+                c.datagrams,
+                c.largest_datagram,
+                c.entities_received,
+                c.entities_expected,
+                c.subsegments_streamed,
+                c.documents_truncated
+            );
+        }
+    }
+    if let Some(c) = &r.scenarios.concurrency {
+        let _ = writeln!(s, "\nconcurrency");
+        for run in &c.runs {
+            match &run.skipped {
+                Some(why) => {
+                    let _ = writeln!(s, "  {:<28} skipped: {why}", run.function);
+                }
+                None => {
+                    let _ = writeln!(
+                        s,
+                        "  {:<28} x{:<3} {:>4}/{:<4} answered, {:>4} traces complete, {} foreign, {:.0} inv/s, up to {} in flight",
+                        run.function,
+                        run.concurrency,
+                        run.completed,
+                        run.invocations,
+                        run.traces_complete,
+                        run.foreign_attachments,
+                        run.invocations_per_s,
+                        run.max_overlap
+                    );
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\ndocuments received {}, invalid {}, lost unaccounted {}, oversized {}, allocations/invocation {}",
+        r.documents_received,
+        r.documents_invalid,
+        r.datagrams_lost_unaccounted,
+        r.oversized_datagrams_sent,
+        r.allocations_per_invocation
+            .map_or_else(|| "n/a".to_owned(), |a| format!("{a}"))
+    );
+    if r.failures.is_empty() {
+        let _ = writeln!(s, "PASSED");
+    } else {
+        let _ = writeln!(s, "FAILED:");
+        for f in &r.failures {
+            let _ = writeln!(s, "  - {f}");
+        }
+    }
+    s
+}

@@ -1,0 +1,83 @@
+//! The harness's scenarios, each a module producing its own section of the report.
+
+pub mod concurrency;
+pub mod emission;
+pub mod large_payloads;
+pub mod overhead;
+pub mod sampling;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use workloads::synthetic::{self, Work};
+use xray_core::__private::{CaptureOptions, LambdaInvocation};
+use xray_core::{Config, Emitter, TraceId, Tracer};
+
+use crate::daemon::FakeDaemon;
+
+/// How a run is configured.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The short suite (CI).
+    pub quick: bool,
+    /// Time budget of each timed scenario.
+    pub duration: Duration,
+    /// A local sampling rules file for the sampling scenario.
+    pub sampling_rules: Option<PathBuf>,
+    /// Print progress to stderr.
+    pub verbose: bool,
+}
+
+impl Settings {
+    /// Prints a progress line (stderr, so stdout stays the summary).
+    pub fn progress(&self, line: &str) {
+        if self.verbose {
+            eprintln!("  {line}");
+        }
+    }
+}
+
+/// A tracer sending to the fake daemon.
+pub fn daemon_tracer(daemon: &FakeDaemon) -> Tracer {
+    Tracer::with_emitter(
+        Config::default(),
+        Emitter::udp(daemon.addr(), xray_core::DEFAULT_DATAGRAM_LIMIT),
+    )
+}
+
+static HANDLER: CaptureOptions = CaptureOptions {
+    name: "## handler",
+    name_is_valid: true,
+    response_key: "handler response",
+    error_key: "handler error",
+    capture_response: None,
+    capture_error: None,
+};
+
+/// Runs `work` as one sampled invocation traced by `tracer` (as the handler macro does) and
+/// returns its trace id. The work must not wait (no fan-out).
+pub(crate) fn invoke_traced(tracer: &Tracer, work: Work) -> String {
+    let root = TraceId::random().to_string();
+    let header = format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1");
+    let mut invocation = LambdaInvocation::begin_with(tracer, Some(&header), &HANDLER);
+    let out = block_on(invocation.instrument(synthetic::run(work)));
+    invocation.finish(|r| match &out {
+        Ok(o) => r.response(o),
+        Err(e) => r.error(e, Some("WorkFailed")),
+    });
+    root
+}
+
+/// Polls a future that never waits, on this thread.
+pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}

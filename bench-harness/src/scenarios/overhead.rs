@@ -1,0 +1,293 @@
+//! Overhead: what tracing adds to an invocation, against the bare handler, by number of
+//! captured calls and by mode (sampled, sampled with the UDP send, unsampled, disabled).
+//!
+//! Each invocation is the synthetic workload run the way `#[capture_lambda_handler]` runs it,
+//! around a tracer chosen per mode, polled on this thread without an executor so nothing but
+//! the work and the tracing is timed. Every invocation is timed on its own; the report gives
+//! mean, p50, p99 and p99.9, the overhead against the bare handler, the cost per captured call
+//! (the slope over the call counts), and allocations per sampled invocation in the steady
+//! state.
+
+use std::net::UdpSocket;
+use std::time::Instant;
+
+use serde::Serialize;
+use workloads::synthetic::{self, Work};
+use xray_core::__private::{CaptureOptions, LambdaInvocation};
+use xray_core::{Config, Emitter, Tracer};
+
+use crate::alloc_count;
+use crate::stats::{Percentiles, Samples};
+
+use super::{Settings, block_on};
+
+/// A way of running the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The workload alone, no tracing code at all.
+    Bare,
+    /// Traced, `Sampled=0`: the common case.
+    Unsampled,
+    /// Tracing switched off (`AWS_XRAY_SDK_DISABLED=true`).
+    Disabled,
+    /// Traced and sampled: recorded and written, the socket replaced by a discarding sink.
+    Sampled,
+    /// Traced and sampled, with the real UDP send to a local socket.
+    SampledWithSend,
+}
+
+impl Mode {
+    const ALL: [Mode; 5] = [
+        Mode::Bare,
+        Mode::Unsampled,
+        Mode::Disabled,
+        Mode::Sampled,
+        Mode::SampledWithSend,
+    ];
+}
+
+/// One measured point.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    /// How the handler ran.
+    pub mode: Mode,
+    /// Captured calls per invocation.
+    pub calls: u32,
+    /// Per-invocation latency.
+    pub latency: Percentiles,
+    /// Mean latency minus the bare handler's mean at the same call count.
+    pub overhead_ns: f64,
+}
+
+/// Cost per captured call, by mode: the least-squares slope of mean overhead over call count.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct PerCall {
+    /// Sampled, recorded and written.
+    pub sampled_ns: f64,
+    /// Sampled, with the send.
+    pub sampled_with_send_ns: f64,
+    /// Unsampled.
+    pub unsampled_ns: f64,
+    /// Disabled.
+    pub disabled_ns: f64,
+}
+
+/// What the overhead scenario found.
+#[derive(Debug, Clone, Serialize)]
+pub struct OverheadReport {
+    /// The call counts measured.
+    pub calls: Vec<u32>,
+    /// Every point.
+    pub points: Vec<Point>,
+    /// Cost per captured call.
+    pub per_call: PerCall,
+    /// Fixed cost per invocation (overhead at zero calls), sampled.
+    pub per_invocation_sampled_ns: f64,
+    /// Allocations per sampled invocation with 10 captured calls, after warm-up; `None` when
+    /// the counting allocator is not installed.
+    pub allocations_per_invocation: Option<f64>,
+    /// Invocations timed in all.
+    pub invocations: u64,
+}
+
+static OPTIONS: CaptureOptions = CaptureOptions {
+    name: "## handler",
+    name_is_valid: true,
+    response_key: "handler response",
+    error_key: "handler error",
+    capture_response: None,
+    capture_error: None,
+};
+
+const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+const UNSAMPLED: &str =
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
+
+struct Tracers {
+    null: Tracer,
+    udp: Tracer,
+    disabled: Tracer,
+    /// Receives the sampled-with-send datagrams; never read (the kernel drops what overflows).
+    _sink: UdpSocket,
+}
+
+impl Tracers {
+    fn new() -> std::io::Result<Tracers> {
+        let sink = UdpSocket::bind("127.0.0.1:0")?;
+        let limit = xray_core::DEFAULT_DATAGRAM_LIMIT;
+        Ok(Tracers {
+            null: Tracer::with_emitter(Config::default(), Emitter::null(limit)),
+            udp: Tracer::with_emitter(
+                Config::default(),
+                Emitter::try_udp(sink.local_addr()?, limit)?,
+            ),
+            disabled: Tracer::new(Config {
+                disabled: true,
+                ..Config::default()
+            }),
+            _sink: sink,
+        })
+    }
+
+    /// One invocation, as the handler macro runs it.
+    fn invoke(&self, mode: Mode, work: Work) -> u64 {
+        let (tracer, header) = match mode {
+            Mode::Bare => return synthetic::bare::run(work).checksum,
+            Mode::Unsampled => (&self.null, UNSAMPLED),
+            Mode::Disabled => (&self.disabled, SAMPLED),
+            Mode::Sampled => (&self.null, SAMPLED),
+            Mode::SampledWithSend => (&self.udp, SAMPLED),
+        };
+        let mut invocation = LambdaInvocation::begin_with(tracer, Some(header), &OPTIONS);
+        let out = block_on(invocation.instrument(synthetic::run(work)));
+        let checksum = out.as_ref().map_or(0, |o| o.checksum);
+        invocation.finish(|r| match &out {
+            Ok(o) => r.response(o),
+            Err(e) => r.error(e, Some("WorkFailed")),
+        });
+        checksum
+    }
+}
+
+/// Runs the scenario.
+pub fn run(settings: &Settings) -> std::io::Result<OverheadReport> {
+    let tracers = Tracers::new()?;
+    let calls: Vec<u32> = if settings.quick {
+        vec![0, 10, 100]
+    } else {
+        vec![0, 1, 5, 10, 25, 50, 100]
+    };
+    let points_total = calls.len() * Mode::ALL.len();
+    let per_point = settings.duration.div_f64(points_total as f64);
+    let mut points = Vec::new();
+    let mut invocations = 0u64;
+    let mut checksum = 0u64;
+    for &n in &calls {
+        let work = Work {
+            calls: n,
+            ..Work::default()
+        };
+        let mut bare_mean = 0.0;
+        for mode in Mode::ALL {
+            // Warm up: pools, buffers, caches.
+            for _ in 0..200 {
+                checksum ^= tracers.invoke(mode, work);
+            }
+            let mut samples = Samples::with_capacity(100_000);
+            let start = Instant::now();
+            while start.elapsed() < per_point && samples.len() < 2_000_000 {
+                let t = Instant::now();
+                checksum ^= tracers.invoke(mode, work);
+                samples.push(t.elapsed());
+            }
+            invocations += samples.len() as u64;
+            let latency = samples.summary();
+            if mode == Mode::Bare {
+                bare_mean = latency.mean_ns;
+            }
+            settings.progress(&format!(
+                "overhead: {mode:?} with {n} calls: mean {:.0} ns, p99 {:.0} ns ({} runs)",
+                latency.mean_ns, latency.p99_ns, latency.count
+            ));
+            points.push(Point {
+                mode,
+                calls: n,
+                latency,
+                overhead_ns: latency.mean_ns - bare_mean,
+            });
+        }
+    }
+    std::hint::black_box(checksum);
+    let slope = |mode: Mode| {
+        let pts: Vec<(f64, f64)> = points
+            .iter()
+            .filter(|p| p.mode == mode)
+            .map(|p| (f64::from(p.calls), p.overhead_ns))
+            .collect();
+        least_squares_slope(&pts)
+    };
+    let per_call = PerCall {
+        sampled_ns: slope(Mode::Sampled),
+        sampled_with_send_ns: slope(Mode::SampledWithSend),
+        unsampled_ns: slope(Mode::Unsampled),
+        disabled_ns: slope(Mode::Disabled),
+    };
+    let per_invocation_sampled_ns = points
+        .iter()
+        .find(|p| p.mode == Mode::Sampled && p.calls == 0)
+        .map_or(0.0, |p| p.overhead_ns);
+    let allocations_per_invocation = allocations(&tracers);
+    Ok(OverheadReport {
+        calls,
+        points,
+        per_call,
+        per_invocation_sampled_ns,
+        allocations_per_invocation,
+        invocations,
+    })
+}
+
+/// Allocations per sampled invocation of 10 captured calls, after warm-up.
+fn allocations(tracers: &Tracers) -> Option<f64> {
+    const RUNS: u32 = 1000;
+    if !alloc_count::installed() {
+        return None;
+    }
+    let work = Work {
+        calls: 10,
+        ..Work::default()
+    };
+    for _ in 0..100 {
+        tracers.invoke(Mode::SampledWithSend, work);
+    }
+    let ((), n) = alloc_count::count(|| {
+        for _ in 0..RUNS {
+            tracers.invoke(Mode::SampledWithSend, work);
+        }
+    });
+    Some(n as f64 / f64::from(RUNS))
+}
+
+fn least_squares_slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return 0.0;
+    }
+    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
+    if sxx == 0.0 { 0.0 } else { sxy / sxx }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slope_of_a_line() {
+        let pts = [(0.0, 10.0), (10.0, 110.0), (100.0, 1010.0)];
+        assert!((least_squares_slope(&pts) - 10.0).abs() < 1e-9);
+        assert!(least_squares_slope(&[(1.0, 1.0)]).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn every_mode_runs_the_same_work() {
+        let t = Tracers::new().unwrap();
+        let work = Work {
+            calls: 3,
+            depth: 2,
+            ..Work::default()
+        };
+        let expected = t.invoke(Mode::Bare, work);
+        for mode in Mode::ALL {
+            assert_eq!(t.invoke(mode, work), expected, "{mode:?}");
+        }
+        let s = t.null.stats();
+        assert_eq!(s.invocations_sampled, 1);
+        assert_eq!(s.invocations_unsampled, 1);
+        assert_eq!(s.emitter.datagrams_sent, 1);
+        assert_eq!(t.disabled.stats().emitter.datagrams_sent, 0);
+    }
+}
