@@ -13,7 +13,9 @@
 //!
 //! Version 1 names the host field `service_name`; otherwise the versions are the same. The
 //! file is read into a `serde_json::Value` and checked by hand rather than derived, so that
-//! every error names the exact field (`rules[2].rate`) and the value found.
+//! every error names the exact field (`rules[2].rate`) and the value found. Unknown fields
+//! are refused rather than ignored, so a misspelt key (`url-path`) is reported instead of
+//! silently widening a rule.
 
 use std::fmt;
 use std::path::PathBuf;

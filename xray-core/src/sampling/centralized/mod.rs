@@ -97,6 +97,10 @@ impl Default for CentralizedOptions {
 /// kind is logged to stderr.
 ///
 /// Dropping the sampler stops the thread (see [`shutdown`](CentralizedSampler::shutdown)).
+/// Each thread that calls `decide` keeps its own reference to the rule set it last used
+/// (that is how `decide` avoids a lock), so a dropped sampler's rules are freed when those
+/// threads next decide with another sampler or exit.
+///
 /// Centralized sampling is for long-running services; in Lambda the decision comes with
 /// the invocation.
 ///
