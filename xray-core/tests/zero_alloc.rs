@@ -206,3 +206,36 @@ fn building_writing_and_sending_a_realistic_document() {
     assert_eq!(count, 11);
     assert!(out.len() > 2000, "{} bytes", out.len());
 }
+
+#[test]
+fn sampling_decisions() {
+    use xray_core::sampling::{LocalSampler, SamplingRequest};
+    let rules = r#"{"version":2,"rules":[
+        {"host":"*","http_method":"GET","url_path":"/health","fixed_target":0,"rate":0.0},
+        {"host":"api.*","http_method":"*","url_path":"/api/*","fixed_target":2,"rate":0.1}],
+        "default":{"fixed_target":1,"rate":0.05}}"#;
+    let samplers = [LocalSampler::default(), LocalSampler::from_json(rules).unwrap()];
+    let requests = [
+        SamplingRequest::http("api.example.com", "GET", "/api/orders/17"),
+        SamplingRequest::http("www.example.com", "GET", "/health"),
+        SamplingRequest::http("www.example.com", "POST", "/checkout"),
+    ];
+    // The thread's random generator is created on first use.
+    for s in &samplers {
+        for r in &requests {
+            s.decide(r);
+        }
+    }
+    let mut sampled = 0;
+    let n = allocations_in(|| {
+        for _ in 0..1000 {
+            for s in &samplers {
+                for r in &requests {
+                    sampled += usize::from(s.decide(r).sampled);
+                }
+            }
+        }
+    });
+    assert_eq!(n, 0);
+    assert!(sampled > 0);
+}
