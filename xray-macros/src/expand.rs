@@ -4,9 +4,8 @@
 //! the user's tokens keep their spans so type errors in the body point at user code.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote};
 use syn::ext::IdentExt;
-use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{FnArg, ItemFn, LitStr, ReturnType, Type};
 
@@ -260,9 +259,16 @@ pub(crate) fn handler(f: &ItemFn, args: &Args) -> TokenStream {
     let invocation = Ident::new("__xray_invocation", Span::mixed_site());
     let pin = pin_return_type(&sig);
     let record = record_outcome(&sig);
-    // Spanned on the event type, so a type that carries no trace header is reported there.
-    let begin = quote_spanned! {ty.span()=>
-        ::xray_core::__private::LambdaInvocation::begin(&#event, #options_ref)
+    // The source type is named with the user's tokens, so a type that carries no trace
+    // header is reported at the argument's type rather than at the attribute.
+    // `impl Trait` can be neither named in a turbofish nor annotate a `let`.
+    let (source, annotation) = if has_impl_trait(&ty) {
+        (TokenStream::new(), TokenStream::new())
+    } else {
+        (quote!(::<#ty>), quote!(: #ty))
+    };
+    let begin = quote! {
+        ::xray_core::__private::LambdaInvocation::begin #source (&#event, #options_ref)
     };
     quote! {
         #(#attrs)*
@@ -271,7 +277,7 @@ pub(crate) fn handler(f: &ItemFn, args: &Args) -> TokenStream {
             let mut #invocation = #begin;
             let #result = #invocation.instrument(async move {
                 #[allow(clippy::no_effect_underscore_binding)]
-                let #pat: #ty = #event;
+                let #pat #annotation = #event;
                 #pin
                 #block
             }).await;

@@ -1,7 +1,8 @@
 // `#[capture_lambda_handler]` shapes: the event by name, `mut`, destructured or ignored;
 // extra arguments; `lambda_runtime::Error`, a custom error, or unit results; generic events;
-// `Context` as the source; the arguments. Each handler works with `lambda_runtime::run` and
-// sends one document for a sampled invocation.
+// `Context` or `impl InvocationSource` as the source; the arguments. Each handler whose
+// shape allows it works with `lambda_runtime::run`, and each sends one document for a sampled
+// invocation.
 #![deny(warnings)]
 
 use std::net::UdpSocket;
@@ -116,6 +117,12 @@ async fn from_context(context: Context, payload: Request) -> Result<String, Erro
 }
 
 #[capture_lambda_handler]
+async fn any_source(source: impl xray_core::InvocationSource + Send, n: u32) -> u32 {
+    let _ = source.xray_trace_header();
+    n
+}
+
+#[capture_lambda_handler]
 async fn plain_value(event: LambdaEvent<u32>) -> u32 {
     event.payload + 1
 }
@@ -186,11 +193,13 @@ fn main() {
         let LambdaEvent { payload, context } = event(request("fay"));
         assert_eq!(from_context(context, payload).await.unwrap(), "fay req-1");
         assert_eq!(plain_value(event(1)).await, 2);
+        let header = event(()).context.xray_trace_id.unwrap();
+        assert_eq!(any_source(header.as_str(), 3).await, 3);
     });
 
     let mut buf = vec![0u8; 65_536];
     let mut names = Vec::new();
-    for _ in 0..12 {
+    for _ in 0..13 {
         let n = daemon.recv(&mut buf).unwrap();
         let doc: Value = serde_json::from_slice(&buf[30..n]).unwrap();
         assert_eq!(doc["parent_id"], "53995c3f42cd8ad8");
@@ -214,6 +223,7 @@ fn main() {
             "## api",
             "## from_context",
             "## plain_value",
+            "## any_source",
         ]
     );
 }
