@@ -4,13 +4,12 @@
 //! the user's tokens keep their spans so type errors in the body point at user code.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
+use quote::{format_ident, quote};
+use syn::ext::IdentExt;
 use syn::visit::Visit;
 use syn::{FnArg, ItemFn, LitStr, ReturnType, Type};
 
 use crate::args::Args;
-use crate::validate::Kind;
 
 /// How the return value is recorded.
 enum Returns {
@@ -86,8 +85,14 @@ fn pin_return_type(sig: &syn::Signature) -> TokenStream {
 
 use proc_macro2::Ident;
 
-fn options(kind: Kind, f: &ItemFn, args: &Args) -> TokenStream {
-    let fn_name = f.sig.ident.to_string();
+/// `let __xray_options: &'static CaptureOptions = { static …; &… };`
+///
+/// The static lives in a block of its own: an item declared in the function's body would be
+/// visible to the user's code there (items are not hygienic), shadowing any item of theirs
+/// with the same name. The local that refers to it is hygienic.
+fn options(f: &ItemFn, args: &Args) -> TokenStream {
+    // `r#match` is named `match`.
+    let fn_name = f.sig.ident.unraw().to_string();
     let name = args.name.as_ref().map_or_else(
         || LitStr::new(&format!("## {fn_name}"), Span::call_site()),
         Clone::clone,
@@ -103,23 +108,26 @@ fn options(kind: Kind, f: &ItemFn, args: &Args) -> TokenStream {
     };
     let capture_response = flag(&args.capture_response);
     let capture_error = flag(&args.capture_error);
-    let statik = options_ident();
-    let _ = kind;
+    let statik = Ident::new("__XRAY_OPTIONS", Span::mixed_site());
+    let local = options_ident();
     quote! {
-        static #statik: ::xray_core::__private::CaptureOptions =
-            ::xray_core::__private::CaptureOptions {
-                name: #name,
-                name_is_valid: #name_is_valid,
-                response_key: #response_key,
-                error_key: #error_key,
-                capture_response: #capture_response,
-                capture_error: #capture_error,
-            };
+        let #local: &'static ::xray_core::__private::CaptureOptions = {
+            static #statik: ::xray_core::__private::CaptureOptions =
+                ::xray_core::__private::CaptureOptions {
+                    name: #name,
+                    name_is_valid: #name_is_valid,
+                    response_key: #response_key,
+                    error_key: #error_key,
+                    capture_response: #capture_response,
+                    capture_error: #capture_error,
+                };
+            &#statik
+        };
     }
 }
 
 fn options_ident() -> Ident {
-    Ident::new("__XRAY_OPTIONS", Span::mixed_site())
+    Ident::new("__xray_options", Span::mixed_site())
 }
 
 fn result_ident() -> Ident {
@@ -179,8 +187,8 @@ pub(crate) fn method(f: &ItemFn, args: &Args) -> TokenStream {
         sig,
         block,
     } = f;
-    let opts = options(Kind::Method, f, args);
-    let statik = options_ident();
+    let opts = options(f, args);
+    let options_ref = options_ident();
     let result = result_ident();
     let span = Ident::new("__xray_span", Span::mixed_site());
     let pin = pin_return_type(sig);
@@ -188,7 +196,7 @@ pub(crate) fn method(f: &ItemFn, args: &Args) -> TokenStream {
     let body = if sig.asyncness.is_some() {
         quote! {
             #opts
-            let mut #span = ::xray_core::__private::AsyncSpan::enter(&#statik);
+            let mut #span = ::xray_core::__private::AsyncSpan::enter(#options_ref);
             let #result = #span.instrument(async move {
                 #pin
                 #block
@@ -199,7 +207,7 @@ pub(crate) fn method(f: &ItemFn, args: &Args) -> TokenStream {
     } else {
         quote! {
             #opts
-            let #span = ::xray_core::__private::SyncSpan::enter(&#statik);
+            let #span = ::xray_core::__private::SyncSpan::enter(#options_ref);
             #[allow(clippy::redundant_closure_call)]
             let #result = (move || {
                 #pin
@@ -245,15 +253,22 @@ pub(crate) fn handler(f: &ItemFn, args: &Args) -> TokenStream {
         }),
     );
     let ty = first.ty.clone();
-    let opts = options(Kind::Handler, f, args);
-    let statik = options_ident();
+    let opts = options(f, args);
+    let options_ref = options_ident();
     let result = result_ident();
     let invocation = Ident::new("__xray_invocation", Span::mixed_site());
     let pin = pin_return_type(&sig);
     let record = record_outcome(&sig);
-    // Spanned on the event type, so a type that carries no trace header is reported there.
-    let begin = quote_spanned! {ty.span()=>
-        ::xray_core::__private::LambdaInvocation::begin(&#event, &#statik)
+    // The source type is named with the user's tokens, so a type that carries no trace
+    // header is reported at the argument's type rather than at the attribute.
+    // `impl Trait` can be neither named in a turbofish nor annotate a `let`.
+    let (source, annotation) = if has_impl_trait(&ty) {
+        (TokenStream::new(), TokenStream::new())
+    } else {
+        (quote!(::<#ty>), quote!(: #ty))
+    };
+    let begin = quote! {
+        ::xray_core::__private::LambdaInvocation::begin #source (&#event, #options_ref)
     };
     quote! {
         #(#attrs)*
@@ -262,12 +277,37 @@ pub(crate) fn handler(f: &ItemFn, args: &Args) -> TokenStream {
             let mut #invocation = #begin;
             let #result = #invocation.instrument(async move {
                 #[allow(clippy::no_effect_underscore_binding)]
-                let #pat: #ty = #event;
+                let #pat #annotation = #event;
                 #pin
                 #block
             }).await;
             #invocation.finish(#record);
             #result
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options_of(item: &str) -> String {
+        let f: ItemFn = syn::parse_str(item).unwrap();
+        options(&f, &Args::default()).to_string()
+    }
+
+    #[test]
+    fn default_names_come_from_the_function() {
+        let out = options_of("fn submit() {}");
+        assert!(out.contains("name : \"## submit\""), "{out}");
+        assert!(out.contains("response_key : \"submit response\""), "{out}");
+        assert!(out.contains("error_key : \"submit error\""), "{out}");
+    }
+
+    #[test]
+    fn raw_identifiers_are_named_without_their_prefix() {
+        let out = options_of("fn r#match() {}");
+        assert!(out.contains("name : \"## match\""), "{out}");
+        assert!(out.contains("response_key : \"match response\""), "{out}");
     }
 }

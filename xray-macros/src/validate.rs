@@ -15,8 +15,8 @@ pub(crate) enum Kind {
 impl Kind {
     pub(crate) fn attr(self) -> &'static str {
         match self {
-            Kind::Handler => "#[capture_lambda_handler]",
-            Kind::Method => "#[capture_method]",
+            Kind::Handler => "`#[capture_lambda_handler]`",
+            Kind::Method => "`#[capture_method]`",
         }
     }
 }
@@ -56,12 +56,23 @@ pub(crate) fn check_fn(kind: Kind, f: &ItemFn, errors: &mut Errors) {
             format!("{attr} cannot be used on a variadic function"),
         ));
     }
+    if let syn::ReturnType::Type(_, ty) = &sig.output {
+        if let syn::Type::Never(never) = &**ty {
+            errors.push(syn::Error::new_spanned(
+                never,
+                format!(
+                    "{attr} cannot be used on a function returning `!`: a subsegment is \
+                     recorded when its function returns"
+                ),
+            ));
+        }
+    }
     if kind == Kind::Handler {
         if sig.asyncness.is_none() {
             errors.push(syn::Error::new(
                 sig.fn_token.span(),
-                "#[capture_lambda_handler] requires an `async fn`: lambda_runtime handlers are \
-                 async (`async fn handler(event: LambdaEvent<T>) -> Result<R, Error>`)",
+                "`#[capture_lambda_handler]` requires an `async fn`: `lambda_runtime` handlers \
+                 are async (`async fn handler(event: LambdaEvent<T>) -> Result<R, Error>`)",
             ));
         }
         match sig.inputs.first() {
@@ -100,8 +111,9 @@ pub(crate) fn check_name(name: &LitStr, errors: &mut Errors) {
         errors.push(syn::Error::new(
             name.span(),
             format!(
-                "{bad:?} is not allowed in a subsegment name: use letters, digits, spaces and \
-                 `_ . : / % & # = + - @`"
+                "`{}` is not allowed in a subsegment name: use letters, digits, spaces and \
+                 `_ . : / % & # = + - @`",
+                bad.escape_debug()
             ),
         ));
     }

@@ -334,13 +334,13 @@ impl EntityMut<'_> {
     /// chain are labelled from their `Debug` form, up to the first `{`, `(` or space.
     pub fn record_error(
         &mut self,
-        error: &(dyn std::error::Error + 'static),
+        error: &dyn std::error::Error,
         type_name: Option<&str>,
         remote: bool,
     ) -> SegmentId {
         let mut ids = [SegmentId::NOOP; MAX_CHAIN];
         let mut depth = 0;
-        let mut link: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        let mut link: Option<&dyn std::error::Error> = Some(error);
         while let Some(e) = link {
             if depth == MAX_CHAIN {
                 break;
@@ -355,7 +355,7 @@ impl EntityMut<'_> {
             link = e.source();
         }
         let (node, counts) = self.parts();
-        let mut link: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        let mut link: Option<&dyn std::error::Error> = Some(error);
         for i in 0..depth {
             let e = link.expect("chain length counted above");
             let ex = node.cause.exceptions.push();

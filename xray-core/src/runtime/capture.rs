@@ -63,7 +63,7 @@ impl<'a> Recorder<'a> {
 
     /// Marks a fault; with error capture on, records `error` and its `source()` chain as
     /// exceptions and its message as the metadata `"<name> error"`.
-    pub fn error(&mut self, error: &(dyn Error + 'static), type_name: Option<&str>) {
+    pub fn error(&mut self, error: &dyn Error, type_name: Option<&str>) {
         self.fault_with(|r| {
             let mut e = r.rec.tree.entity_mut(r.node);
             e.record_error(error, type_name, false);
@@ -201,7 +201,7 @@ pub trait ErrorStd {
     fn __xray_error(&self, r: &mut Recorder<'_>);
 }
 
-impl<T: Error + 'static> ErrorStd for &&&&&Wrap<'_, T> {
+impl<T: Error> ErrorStd for &&&&&Wrap<'_, T> {
     fn __xray_error(&self, r: &mut Recorder<'_>) {
         r.error(self.0, Some(std::any::type_name::<T>()));
     }
