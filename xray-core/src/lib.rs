@@ -35,7 +35,9 @@
 //! # Features
 //!
 //! - `macros` (default): re-exports `#[capture_lambda_handler]` and `#[capture_method]`.
-//! - `testing`: an in-memory emitter ([`Emitter::memory`]) for tests.
+//! - `testing`: test support: an in-memory emitter (`Emitter::memory`), a discarding one
+//!   (`Emitter::null`), a counting allocator (`testing`), and the validator.
+//! - `validate`: the conformance validator (the official schema plus the documented rules).
 //!
 //! # Limitations
 //!
@@ -58,6 +60,8 @@ mod name_charset;
 mod recycle;
 mod runtime;
 pub mod sampling;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod time;
 mod trace_header;
 #[cfg(feature = "validate")]

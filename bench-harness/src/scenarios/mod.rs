@@ -48,7 +48,8 @@ pub fn daemon_tracer(daemon: &FakeDaemon) -> Tracer {
     )
 }
 
-static HANDLER: CaptureOptions = CaptureOptions {
+/// The options `#[capture_lambda_handler]` would generate for a function named `handler`.
+pub(crate) static HANDLER: CaptureOptions = CaptureOptions {
     name: "## handler",
     name_is_valid: true,
     response_key: "handler response",

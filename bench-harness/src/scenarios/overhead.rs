@@ -13,13 +13,13 @@ use std::time::Instant;
 
 use serde::Serialize;
 use workloads::synthetic::{self, Work};
-use xray_core::__private::{CaptureOptions, LambdaInvocation};
+use xray_core::__private::LambdaInvocation;
 use xray_core::{Config, Emitter, Tracer};
 
 use crate::alloc_count;
 use crate::stats::{Percentiles, Samples};
 
-use super::{Settings, block_on};
+use super::{HANDLER, Settings, block_on};
 
 /// A way of running the handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -91,15 +91,6 @@ pub struct OverheadReport {
     pub invocations: u64,
 }
 
-static OPTIONS: CaptureOptions = CaptureOptions {
-    name: "## handler",
-    name_is_valid: true,
-    response_key: "handler response",
-    error_key: "handler error",
-    capture_response: None,
-    capture_error: None,
-};
-
 const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 const UNSAMPLED: &str =
     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
@@ -139,7 +130,7 @@ impl Tracers {
             Mode::Sampled => (&self.null, SAMPLED),
             Mode::SampledWithSend => (&self.udp, SAMPLED),
         };
-        let mut invocation = LambdaInvocation::begin_with(tracer, Some(header), &OPTIONS);
+        let mut invocation = LambdaInvocation::begin_with(tracer, Some(header), &HANDLER);
         let out = block_on(invocation.instrument(synthetic::run(work)));
         let checksum = out.as_ref().map_or(0, |o| o.checksum);
         invocation.finish(|r| match &out {

@@ -152,6 +152,24 @@ impl<'a> Recorder<'a> {
     }
 }
 
+/// Records how a traced scope ended: through `record` when it returned, as a panic or a drop
+/// before completion when there is none.
+pub(crate) fn conclude(
+    rec: &mut Recording,
+    node: EntityIndex,
+    options: &'static CaptureOptions,
+    record: Option<impl FnOnce(&mut Recorder<'_>)>,
+) {
+    let mut r = Recorder::new(rec, node, options);
+    match record {
+        Some(f) => f(&mut r),
+        None => r.abnormal_end(),
+    }
+}
+
+/// The `record` of a scope that did not return.
+pub(crate) const ABNORMAL: Option<fn(&mut Recorder<'_>)> = None;
+
 /// Serialises a `Display` value as a JSON string, written straight into the output.
 struct DisplayAsString<'a, T: ?Sized>(&'a T);
 

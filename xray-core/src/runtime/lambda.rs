@@ -11,7 +11,7 @@ use std::future::Future;
 use crate::model::EntityIndex;
 use crate::trace_header::{SamplingDecision, TraceHeader};
 
-use super::capture::Recorder;
+use super::capture::{ABNORMAL, Recorder, conclude};
 use super::scope::{Frame, Scope};
 use super::span::{CaptureOptions, InFrame};
 use super::tracer::{Tracer, global};
@@ -195,15 +195,10 @@ impl LambdaInvocation {
     /// Lets `record` describe the handler's outcome, closes the handler subsegment and sends
     /// the invocation's document.
     pub fn finish(mut self, record: impl FnOnce(&mut Recorder<'_>)) {
-        let mut record = Some(record);
-        self.close(Some(&mut |r: &mut Recorder<'_>| {
-            if let Some(f) = record.take() {
-                f(r);
-            }
-        }));
+        self.close(Some(record));
     }
 
-    fn close(&mut self, record: Option<&mut dyn FnMut(&mut Recorder<'_>)>) {
+    fn close(&mut self, record: Option<impl FnOnce(&mut Recorder<'_>)>) {
         self.done = true;
         let (Frame::Recording(scope), Some(root)) = (std::mem::take(&mut self.frame), self.root)
         else {
@@ -211,10 +206,7 @@ impl LambdaInvocation {
         };
         let now = scope.state.now();
         let mut rec = scope.state.lock();
-        match record {
-            Some(f) => f(&mut Recorder::new(&mut rec, root, self.options)),
-            None => Recorder::new(&mut rec, root, self.options).abnormal_end(),
-        }
+        conclude(&mut rec, root, self.options, record);
         rec.close(root, now, &scope.state.emitter);
     }
 }
@@ -224,7 +216,7 @@ impl Drop for LambdaInvocation {
         if !self.done {
             // The handler panicked or its future was dropped (a timeout in a wrapper, say):
             // still send what was recorded, marked as such.
-            self.close(None);
+            self.close(ABNORMAL);
         }
     }
 }

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use crate::model::{EntityIndex, EntityTree};
 use crate::time::Timestamp;
 
-use super::capture::Recorder;
+use super::capture::{ABNORMAL, Recorder, conclude};
 use super::scope::{self, Entered, Frame, MODE_NONE, MODE_RECORDING, Scope};
 use super::tracer::global;
 
@@ -88,24 +88,16 @@ impl SyncSpan {
 
     /// Lets `record` describe the outcome, then closes the subsegment.
     pub fn finish(mut self, record: impl FnOnce(&mut Recorder<'_>)) {
-        let mut record = Some(record);
-        self.close(Some(&mut |r: &mut Recorder<'_>| {
-            if let Some(f) = record.take() {
-                f(r);
-            }
-        }));
+        self.close(Some(record));
     }
 
-    fn close(&mut self, record: Option<&mut dyn FnMut(&mut Recorder<'_>)>) {
+    fn close(&mut self, record: Option<impl FnOnce(&mut Recorder<'_>)>) {
         self.done = true;
         let (node, prev, options) = (self.node, self.prev, self.options);
         scope::with_scope(|s| {
             let now = s.state.now();
             let mut rec = s.state.lock();
-            match record {
-                Some(f) => f(&mut Recorder::new(&mut rec, node, options)),
-                None => Recorder::new(&mut rec, node, options).abnormal_end(),
-            }
+            conclude(&mut rec, node, options, record);
             rec.close(node, now, &s.state.emitter);
             s.node = prev;
         });
@@ -116,7 +108,7 @@ impl Drop for SyncSpan {
     fn drop(&mut self) {
         if !self.done {
             // Only a panic leaves a sync function without passing through `finish`.
-            self.close(None);
+            self.close(ABNORMAL);
         }
     }
 }
@@ -179,23 +171,15 @@ impl AsyncSpan {
 
     /// Lets `record` describe the outcome, then closes the subsegment.
     pub fn finish(mut self, record: impl FnOnce(&mut Recorder<'_>)) {
-        let mut record = Some(record);
-        self.close(Some(&mut |r: &mut Recorder<'_>| {
-            if let Some(f) = record.take() {
-                f(r);
-            }
-        }));
+        self.close(Some(record));
     }
 
-    fn close(&mut self, record: Option<&mut dyn FnMut(&mut Recorder<'_>)>) {
+    fn close(&mut self, record: Option<impl FnOnce(&mut Recorder<'_>)>) {
         self.done = true;
         if let Frame::Recording(s) = std::mem::take(&mut self.frame) {
             let now = s.state.now();
             let mut rec = s.state.lock();
-            match record {
-                Some(f) => f(&mut Recorder::new(&mut rec, s.node, self.options)),
-                None => Recorder::new(&mut rec, s.node, self.options).abnormal_end(),
-            }
+            conclude(&mut rec, s.node, self.options, record);
             rec.close(s.node, now, &s.state.emitter);
         }
     }
@@ -204,7 +188,7 @@ impl AsyncSpan {
 impl Drop for AsyncSpan {
     fn drop(&mut self) {
         if !self.done {
-            self.close(None);
+            self.close(ABNORMAL);
         }
     }
 }
