@@ -171,6 +171,8 @@ fn child_run(settings: &Settings, daemon: &FakeDaemon) -> concurrency::Run {
         foreign_attachments: 0,
         orphans: 0,
         max_overlap: 0,
+        cold_starts: 0,
+        faults: 0,
         skipped: Some(why),
     };
     let binary = match driver::register_user_binary() {

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use xray_core::{
     DATAGRAM_HEADER, EmitBuffer, Emitter, EntityIndex, EntityTree, Namespace, SegmentId, Timestamp,
-    TraceId, sanitize_name_into, write_document,
+    TraceId, Validator, sanitize_name_into, write_document,
 };
 
 #[derive(Debug, Clone)]
@@ -363,7 +363,11 @@ proptest! {
         for d in &datagrams {
             prop_assert!(d.len() <= limit, "{} > {}", d.len(), limit);
             prop_assert!(d.starts_with(DATAGRAM_HEADER));
-            let _: Value = serde_json::from_slice(&d[DATAGRAM_HEADER.len()..]).unwrap();
+            // Conformance: the official schema plus the documented rules.
+            let (_, report) = Validator::shared()
+                .check_datagram(d)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert!(report.is_valid(), "{}", report);
         }
         prop_assert!(stats.datagrams_sent + stats.dropped_oversized >= 1);
     }

@@ -142,12 +142,24 @@ impl Report {
                         r.function, r.completed, r.invocations
                     ));
                 }
-                if r.traces_complete < r.invocations - r.errors {
+                if r.traces_complete < r.invocations {
                     failures.push(format!(
                         "{}: {} of {} traces incomplete",
                         r.function,
-                        r.invocations - r.errors - r.traces_complete,
-                        r.invocations - r.errors
+                        r.invocations - r.traces_complete,
+                        r.invocations
+                    ));
+                }
+                if r.faults != r.errors {
+                    failures.push(format!(
+                        "{}: {} invocations failed but {} handler subsegments carry a fault",
+                        r.function, r.errors, r.faults
+                    ));
+                }
+                if r.cold_starts > 1 {
+                    failures.push(format!(
+                        "{}: {} cold starts in one process",
+                        r.function, r.cold_starts
                     ));
                 }
             }

@@ -125,13 +125,15 @@ pub fn render(r: &Report) -> String {
                 None => {
                     let _ = writeln!(
                         s,
-                        "  {:<28} x{:<3} {:>4}/{:<4} answered, {:>4} traces complete, {} foreign, {:.0} inv/s, up to {} in flight",
+                        "  {:<28} x{:<3} {:>4}/{:<4} answered ({} errors), {:>4} traces complete, {} foreign, {} cold, {:.0} inv/s, up to {} in flight",
                         run.function,
                         run.concurrency,
                         run.completed,
                         run.invocations,
+                        run.errors,
                         run.traces_complete,
                         run.foreign_attachments,
+                        run.cold_starts,
                         run.invocations_per_s,
                         run.max_overlap
                     );

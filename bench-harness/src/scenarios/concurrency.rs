@@ -36,6 +36,10 @@ pub struct Run {
     pub orphans: usize,
     /// Most invocations seen overlapping in time.
     pub max_overlap: usize,
+    /// Invocations annotated `ColdStart: true` (exactly one per process).
+    pub cold_starts: usize,
+    /// Invocations whose handler subsegment carries `fault` (the failing ones asked for).
+    pub faults: usize,
     /// Why the run did not happen, if it did not.
     pub skipped: Option<String>,
 }
@@ -87,6 +91,8 @@ pub fn drive(
     daemon.wait_for(before.accepted + expected_docs, Duration::from_secs(10));
     let mut complete = 0;
     let mut orphans = 0;
+    let mut cold_starts = 0;
+    let mut faults = 0;
     let mut spans = Vec::new();
     for (_, root, entities) in &sent {
         if let Some(t) = daemon.trace(root) {
@@ -94,10 +100,12 @@ pub fn drive(
                 complete += 1;
             }
             orphans += t.missing_parents(&[FACADE]).len();
-            if let Some(h) = t.roots().first()
-                && let (Some(s), Some(e)) = (h.start_time, h.end_time)
-            {
-                spans.push((s, e));
+            if let Some(h) = t.roots().first() {
+                cold_starts += usize::from(h.annotations.get("ColdStart") == Some(&true.into()));
+                faults += usize::from(h.fields.get("fault") == Some(&true.into()));
+                if let (Some(s), Some(e)) = (h.start_time, h.end_time) {
+                    spans.push((s, e));
+                }
             }
         }
     }
@@ -113,6 +121,8 @@ pub fn drive(
         foreign_attachments: daemon.foreign_attachments().len(),
         orphans,
         max_overlap,
+        cold_starts,
+        faults,
         skipped: None,
     };
     settings.progress(&format!(
@@ -155,6 +165,8 @@ pub fn in_process(
                 calls: 2,
                 fan_out: 3,
                 wait_ms: 1 + (i as u64 * 7) % 9,
+                // Every tenth one takes the error path.
+                fail: i % 10 == 9,
                 ..Work::default()
             };
             let body = serde_json::to_vec(&work).unwrap_or_default();
