@@ -150,6 +150,16 @@ fn per_call(c: &mut Criterion) {
             b.iter(|| traced(black_box(5)));
         });
     });
+    #[cfg(feature = "otel")]
+    {
+        use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+        // Spans recorded by the SDK and dropped (no exporter): the cost of the span itself.
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let tracer = provider.tracer("bench");
+        g.bench_function("opentelemetry_sdk_span", |b| {
+            b.iter(|| tracer.in_span("captured", |_| bare(black_box(5))));
+        });
+    }
     // Inside an unsampled invocation: a handle taken in the handler carries its frame.
     #[capture_lambda_handler(capture_response = false)]
     async fn unsampled_host(_event: LambdaEvent<u64>) -> Result<Handle, lambda_runtime::Error> {
