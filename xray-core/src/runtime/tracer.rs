@@ -91,7 +91,7 @@ impl Tracer {
         Tracer::with_emitter(config, emitter)
     }
 
-    /// A tracer with a given emitter (tests use [`Emitter::memory`]).
+    /// A tracer with a given emitter (tests use `Emitter::memory`, feature `testing`).
     pub fn with_emitter(config: Config, emitter: Emitter) -> Tracer {
         Tracer::with_parts(config, emitter, Clock::System)
     }
