@@ -94,6 +94,7 @@ pub use runtime::api::{
 };
 pub use runtime::lambda::{InvocationSource, TRACE_ENV};
 pub use runtime::scope::{Handle, Instrumented, downstream_header};
+pub use runtime::span::MAX_ENTITIES;
 pub use runtime::tracer::{Tracer, TracerStats, global, set_global};
 pub use time::{Clock, ManualClock, Timestamp};
 pub use trace_header::{

@@ -383,3 +383,35 @@ fn many_invocations_in_flight_never_mix() {
         }
     }
 }
+
+#[capture_method(capture_response = false)]
+fn tiny(i: usize) -> usize {
+    i + 1
+}
+
+#[capture_lambda_handler]
+async fn loops(event: LambdaEvent<usize>) -> Result<usize, lambda_runtime::Error> {
+    let mut acc = 0;
+    for i in 0..event.payload {
+        acc = tiny(acc ^ i);
+    }
+    Ok(acc)
+}
+
+#[test]
+fn an_invocation_records_at_most_max_entities() {
+    let _ = sink();
+    let (h, root) = header("1");
+    let calls = xray_core::MAX_ENTITIES + 2000;
+    rt().block_on(loops(event(calls, Some(&h)))).unwrap();
+    let docs = documents(&root);
+    let mut entities = 0;
+    let mut stack: Vec<&Value> = docs.iter().collect();
+    while let Some(d) = stack.pop() {
+        entities += 1;
+        stack.extend(d["subsegments"].as_array().into_iter().flatten());
+    }
+    assert_eq!(entities, xray_core::MAX_ENTITIES);
+    let over = xray_core::global().stats().emitter.subsegments_over_limit;
+    assert_eq!(over as usize, calls + 1 - xray_core::MAX_ENTITIES);
+}

@@ -81,6 +81,8 @@ counters! {
     spans_panicked,
     /// Subsegments closed because their future was dropped before it completed.
     spans_dropped_before_completion,
+    /// Captured calls not recorded because their invocation already held the most entities.
+    subsegments_over_limit,
 }
 
 impl EmitterCounters {
@@ -96,6 +98,7 @@ impl EmitterCounters {
                 &self.spans_dropped_before_completion,
                 c.spans_dropped_before_completion,
             ),
+            (&self.subsegments_over_limit, c.subsegments_over_limit),
         ] {
             if v > 0 {
                 counter.fetch_add(v, Relaxed);

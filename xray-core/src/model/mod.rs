@@ -45,6 +45,8 @@ pub struct RecordCounts {
     pub spans_panicked: u64,
     /// Subsegments closed because their future was dropped before it completed.
     pub spans_dropped_before_completion: u64,
+    /// Captured calls not recorded because the invocation already held the most entities.
+    pub subsegments_over_limit: u64,
 }
 
 impl RecordCounts {
@@ -57,6 +59,7 @@ impl RecordCounts {
         self.metadata_rejected += other.metadata_rejected;
         self.spans_panicked += other.spans_panicked;
         self.spans_dropped_before_completion += other.spans_dropped_before_completion;
+        self.subsegments_over_limit += other.subsegments_over_limit;
     }
 }
 

@@ -31,14 +31,31 @@ pub struct CaptureOptions {
 }
 
 impl CaptureOptions {
-    fn begin(&self, tree: &mut EntityTree, parent: EntityIndex, now: Timestamp) -> EntityIndex {
-        if self.name_is_valid {
+    /// Opens the subsegment, or returns `None` (counted) when the invocation already holds
+    /// [`MAX_ENTITIES`] entities: the call then runs unrecorded, and what it calls nests under
+    /// its caller.
+    fn begin(
+        &self,
+        tree: &mut EntityTree,
+        parent: EntityIndex,
+        now: Timestamp,
+    ) -> Option<EntityIndex> {
+        if tree.len() >= MAX_ENTITIES {
+            tree.counts.subsegments_over_limit += 1;
+            return None;
+        }
+        Some(if self.name_is_valid {
             tree.begin_subsegment_valid_name(parent, self.name, now)
         } else {
             tree.begin_subsegment(parent, self.name, now)
-        }
+        })
     }
 }
+
+/// The most entities one invocation records. Each costs about a kilobyte while the
+/// invocation runs, and X-Ray shows nothing useful past a few thousand; a handler looping over
+/// a million captured calls must not exhaust a small function's memory.
+pub const MAX_ENTITIES: usize = 10_000;
 
 /// Called when a recording API finds no trace at all.
 #[cold]
@@ -75,15 +92,16 @@ impl SyncSpan {
     fn enter_recording(options: &'static CaptureOptions) -> Option<SyncSpan> {
         scope::with_scope(|s| {
             let now = s.state.now();
-            let node = options.begin(&mut s.state.lock().tree, s.node, now);
+            let node = options.begin(&mut s.state.lock().tree, s.node, now)?;
             let prev = std::mem::replace(&mut s.node, node);
-            SyncSpan {
+            Some(SyncSpan {
                 node,
                 prev,
                 options,
                 done: false,
-            }
+            })
         })
+        .flatten()
     }
 
     /// Lets `record` describe the outcome, then closes the subsegment.
@@ -133,9 +151,11 @@ impl AsyncSpan {
             scope::with_scope(|s| {
                 let now = s.state.now();
                 let node = options.begin(&mut s.state.lock().tree, s.node, now);
-                Frame::Recording(Scope {
-                    state: s.state.clone(),
-                    node,
+                node.map_or(Frame::None, |node| {
+                    Frame::Recording(Scope {
+                        state: s.state.clone(),
+                        node,
+                    })
                 })
             })
             .unwrap_or_default()
