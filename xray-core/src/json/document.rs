@@ -1,7 +1,7 @@
 //! Writes an entity and its embedded children as one segment document.
 
 use crate::annotation::AnnotationValue;
-use crate::model::{Emission, Entity, EntityIndex, EntityKind, EntityTree, NONE};
+use crate::model::{Emission, Entity, EntityIndex, EntityKind, EntityTree, Extras, NONE};
 
 use super::writer as w;
 
@@ -80,17 +80,20 @@ fn write_entity(
         None => out.extend_from_slice(b",\"in_progress\":true"),
     }
     if n.extended {
-        write_scalars(n, out);
-        write_http(n, out);
-        write_aws(n, out);
-        write_sql(n, out);
-        write_cause(n, out);
+        write_flags(n, out);
+        if let Some(x) = n.extras.as_deref() {
+            write_scalars(x, out);
+            write_http(x, out);
+            write_aws(x, out);
+            write_sql(x, out);
+            write_cause(x, out);
+        }
         write_annotations(n, out);
         write_metadata(tree, n, out, opts);
     }
-    if !n.precursor_ids.is_empty() {
+    if let Some(x) = n.extras.as_deref().filter(|x| !x.precursor_ids.is_empty()) {
         out.extend_from_slice(b",\"precursor_ids\":[");
-        for (k, id) in n.precursor_ids.iter().enumerate() {
+        for (k, id) in x.precursor_ids.iter().enumerate() {
             if k > 0 {
                 out.push(b',');
             }
@@ -137,22 +140,12 @@ fn opt_str(out: &mut Vec<u8>, first: &mut bool, k: &'static str, v: &str) {
     w::string(out, v);
 }
 
-fn write_scalars(n: &Entity, out: &mut Vec<u8>) {
+/// `namespace`, `traced` and the error flags, which live on every entity.
+fn write_flags(n: &Entity, out: &mut Vec<u8>) {
     if let Some(ns) = n.namespace {
         out.extend_from_slice(b",\"namespace\":\"");
         out.extend_from_slice(ns.as_str().as_bytes());
         out.push(b'"');
-    }
-    for (k, v) in [
-        ("origin", &n.origin),
-        ("user", &n.user),
-        ("resource_arn", &n.resource_arn),
-    ] {
-        if !v.is_empty() {
-            out.push(b',');
-            w::key(out, k);
-            w::string(out, v);
-        }
     }
     if let Some(t) = n.traced {
         out.extend_from_slice(b",\"traced\":");
@@ -166,6 +159,20 @@ fn write_scalars(n: &Entity, out: &mut Vec<u8>) {
     }
     if n.fault {
         out.extend_from_slice(b",\"fault\":true");
+    }
+}
+
+fn write_scalars(n: &Extras, out: &mut Vec<u8>) {
+    for (k, v) in [
+        ("origin", &n.origin),
+        ("user", &n.user),
+        ("resource_arn", &n.resource_arn),
+    ] {
+        if !v.is_empty() {
+            out.push(b',');
+            w::key(out, k);
+            w::string(out, v);
+        }
     }
     if !n.service.is_empty() {
         out.extend_from_slice(b",\"service\":{");
@@ -182,7 +189,7 @@ fn write_scalars(n: &Entity, out: &mut Vec<u8>) {
     }
 }
 
-fn write_http(n: &Entity, out: &mut Vec<u8>) {
+fn write_http(n: &Extras, out: &mut Vec<u8>) {
     let h = &n.http;
     let (req, resp) = (h.has_request(), h.has_response());
     if !req && !resp {
@@ -229,7 +236,7 @@ fn write_http(n: &Entity, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-fn write_aws(n: &Entity, out: &mut Vec<u8>) {
+fn write_aws(n: &Extras, out: &mut Vec<u8>) {
     let a = &n.aws;
     if a.is_empty() {
         return;
@@ -298,7 +305,7 @@ fn group(out: &mut Vec<u8>, first: &mut bool, name: &str, fields: &[(&'static st
     out.push(b'}');
 }
 
-fn write_sql(n: &Entity, out: &mut Vec<u8>) {
+fn write_sql(n: &Extras, out: &mut Vec<u8>) {
     let s = &n.sql;
     if s.is_empty() {
         return;
@@ -318,7 +325,7 @@ fn write_sql(n: &Entity, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-fn write_cause(n: &Entity, out: &mut Vec<u8>) {
+fn write_cause(n: &Extras, out: &mut Vec<u8>) {
     let c = &n.cause;
     if c.is_empty() {
         return;

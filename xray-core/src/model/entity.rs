@@ -122,18 +122,47 @@ pub(crate) struct Entity {
     pub(crate) throttle: bool,
     pub(crate) fault: bool,
     pub(crate) namespace: Option<Namespace>,
+    pub(crate) traced: Option<bool>,
+    pub(crate) annotations: Recycle<Annotation>,
+    pub(crate) metadata: Recycle<MetadataEntry>,
+    /// The rarely used groups, boxed so a plain subsegment stays small (they are most of an
+    /// entity's size); allocated the first time a slot needs them and reused after.
+    pub(crate) extras: Option<Box<Extras>>,
+}
+
+/// Fields few subsegments set: service and host facts, HTTP, AWS, SQL, the cause.
+#[derive(Debug, Default)]
+pub(crate) struct Extras {
     pub(crate) origin: String,
     pub(crate) user: String,
     pub(crate) resource_arn: String,
-    pub(crate) traced: Option<bool>,
     pub(crate) service: Service,
     pub(crate) http: Http,
     pub(crate) aws: Aws,
     pub(crate) sql: Sql,
     pub(crate) cause: Cause,
-    pub(crate) annotations: Recycle<Annotation>,
-    pub(crate) metadata: Recycle<MetadataEntry>,
     pub(crate) precursor_ids: Vec<SegmentId>,
+}
+
+impl Reset for Extras {
+    fn reset(&mut self) {
+        self.origin.clear();
+        self.user.clear();
+        self.resource_arn.clear();
+        self.service.reset();
+        self.http.reset();
+        self.aws.reset();
+        self.sql.reset();
+        self.cause.reset();
+        self.precursor_ids.clear();
+    }
+}
+
+impl Entity {
+    /// The optional groups, created on first use.
+    pub(crate) fn extras_mut(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
 }
 
 impl Reset for Entity {
@@ -157,17 +186,11 @@ impl Reset for Entity {
         self.throttle = false;
         self.fault = false;
         self.namespace = None;
-        self.origin.clear();
-        self.user.clear();
-        self.resource_arn.clear();
         self.traced = None;
-        self.service.reset();
-        self.http.reset();
-        self.aws.reset();
-        self.sql.reset();
-        self.cause.reset();
         self.annotations.clear();
         self.metadata.clear();
-        self.precursor_ids.clear();
+        if let Some(x) = &mut self.extras {
+            x.reset();
+        }
     }
 }

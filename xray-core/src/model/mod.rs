@@ -14,7 +14,7 @@ mod record;
 
 pub use cause::{MAX_CHAIN, MAX_MESSAGE_CHARS};
 pub use entity::EntityKind;
-pub(crate) use entity::{Emission, Entity, NONE};
+pub(crate) use entity::{Emission, Entity, Extras, NONE};
 pub use fields::{Namespace, SqlPreparation};
 pub use record::EntityMut;
 

@@ -47,7 +47,7 @@ macro_rules! limited_setters {
         $(#[$doc])*
         pub fn $fn(&mut self, value: &str) -> &mut Self {
             let (node, counts) = self.parts();
-            put_limited(&mut node.$($field).+, value, MAX_STRING_CHARS, counts);
+            put_limited(&mut node.extras_mut().$($field).+, value, MAX_STRING_CHARS, counts);
             self
         }
     )*};
@@ -57,7 +57,7 @@ macro_rules! free_setters {
     ($( $(#[$doc:meta])* $fn:ident => $($field:ident).+ ; )*) => {$(
         $(#[$doc])*
         pub fn $fn(&mut self, value: &str) -> &mut Self {
-            let s = &mut self.node().$($field).+;
+            let s = &mut self.node().extras_mut().$($field).+;
             s.clear();
             s.push_str(value);
             self
@@ -117,7 +117,7 @@ impl EntityMut<'_> {
     /// 5xx is a fault, 429 a throttle and an error, other 4xx an error.
     pub fn apply_http_status(&mut self, status: u16) -> &mut Self {
         let n = self.node();
-        n.http.status = Some(status);
+        n.extras_mut().http.status = Some(status);
         match status {
             500..=599 => n.fault = true,
             429 => {
@@ -132,25 +132,25 @@ impl EntityMut<'_> {
 
     /// Sets `http.response.content_length`.
     pub fn http_content_length(&mut self, len: u64) -> &mut Self {
-        self.node().http.content_length = Some(len);
+        self.node().extras_mut().http.content_length = Some(len);
         self
     }
 
     /// Sets `http.request.x_forwarded_for` (segments: the client IP came from a proxy header).
     pub fn http_x_forwarded_for(&mut self, v: bool) -> &mut Self {
-        self.node().http.x_forwarded_for = Some(v);
+        self.node().extras_mut().http.x_forwarded_for = Some(v);
         self
     }
 
     /// Sets `http.request.traced` (subsegments: the downstream call carries the trace header).
     pub fn http_traced(&mut self, v: bool) -> &mut Self {
-        self.node().http.traced = Some(v);
+        self.node().extras_mut().http.traced = Some(v);
         self
     }
 
     /// Sets `sql.preparation`.
     pub fn sql_preparation(&mut self, p: SqlPreparation) -> &mut Self {
-        self.node().sql.preparation = Some(p);
+        self.node().extras_mut().sql.preparation = Some(p);
         self
     }
 
@@ -230,19 +230,19 @@ impl EntityMut<'_> {
 
     /// Adds a subsegment id to `precursor_ids`.
     pub fn add_precursor(&mut self, id: SegmentId) -> &mut Self {
-        self.node().precursor_ids.push(id);
+        self.node().extras_mut().precursor_ids.push(id);
         self
     }
 
     /// Adds a path to `cause.paths`.
     pub fn add_cause_path(&mut self, path: &str) -> &mut Self {
-        self.node().cause.paths.push().push_str(path);
+        self.node().extras_mut().cause.paths.push().push_str(path);
         self
     }
 
     /// Writes `cause` as a reference to an exception recorded elsewhere in the trace.
     pub fn set_cause_reference(&mut self, exception_id: SegmentId) -> &mut Self {
-        self.node().cause.reference = Some(exception_id);
+        self.node().extras_mut().cause.reference = Some(exception_id);
         self
     }
 
@@ -358,7 +358,7 @@ impl EntityMut<'_> {
         let mut link: Option<&dyn std::error::Error> = Some(error);
         for i in 0..depth {
             let e = link.expect("chain length counted above");
-            let ex = node.cause.exceptions.push();
+            let ex = node.extras_mut().cause.exceptions.push();
             ex.id = ids[i];
             ex.remote = remote;
             let _ = write!(ex.message, "{e}");
@@ -386,7 +386,7 @@ impl EntityMut<'_> {
     pub fn add_exception(&mut self, type_name: &str, message: &str, remote: bool) -> SegmentId {
         let id = self.tree.next_id_pub();
         let (node, counts) = self.parts();
-        let ex = node.cause.exceptions.push();
+        let ex = node.extras_mut().cause.exceptions.push();
         ex.id = id;
         ex.type_name.push_str(type_name);
         put_limited(&mut ex.message, message, MAX_MESSAGE_CHARS, counts);
@@ -405,6 +405,7 @@ impl EntityMut<'_> {
     ) -> &mut Self {
         let node = self.node();
         let found = node
+            .extras_mut()
             .cause
             .exceptions
             .as_mut_slice()
@@ -546,7 +547,14 @@ mod tests {
         let (mut t, r) = tree();
         let err = Outer("x".parse::<u8>().unwrap_err());
         let id = t.entity_mut(r).record_error(&err, Some("my::Outer"), false);
-        let ex = t.node(r.0).cause.exceptions.as_slice();
+        let ex = t
+            .node(r.0)
+            .extras
+            .as_ref()
+            .unwrap()
+            .cause
+            .exceptions
+            .as_slice();
         assert_eq!(ex.len(), 2);
         assert_eq!(ex[0].id, id);
         assert_eq!(ex[0].type_name, "my::Outer");
@@ -564,7 +572,14 @@ mod tests {
         for i in 0..40 {
             e.add_stack_frame(id, "src/lib.rs", Some(i), "f");
         }
-        let ex = &t.node(r.0).cause.exceptions.as_slice()[0];
+        let ex = &t
+            .node(r.0)
+            .extras
+            .as_ref()
+            .unwrap()
+            .cause
+            .exceptions
+            .as_slice()[0];
         assert_eq!(ex.stack.len(), MAX_STACK_FRAMES);
         assert_eq!(ex.truncated, 8);
     }

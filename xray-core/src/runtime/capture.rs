@@ -111,7 +111,7 @@ impl<'a> Recorder<'a> {
             return;
         }
         let node = self.rec.tree.node_mut(self.node.0);
-        let slice = node.cause.exceptions.as_mut_slice();
+        let slice = node.extras_mut().cause.exceptions.as_mut_slice();
         if let Some(ex) = slice.last_mut() {
             use std::fmt::Write as _;
             ex.message.clear();
