@@ -8,7 +8,7 @@
 //! | `POWERTOOLS_TRACE_DISABLED` | as above | `false` |
 //! | `AWS_XRAY_SDK_ENABLED` | as above (`false` disables) | `true` |
 //! | `AWS_XRAY_TRACING_NAME` | a segment name for services | unset |
-//! | `AWS_XRAY_NOOP_ID` | `false` gives unsampled work real ids | `true` |
+//! | `AWS_XRAY_NOOP_ID` | read for compatibility with the other SDKs (see [`Config::noop_ids`]) | `true` |
 //! | `POWERTOOLS_SERVICE_NAME` | the `Service` annotation and metadata namespace | `service_undefined` |
 //! | `POWERTOOLS_TRACER_CAPTURE_RESPONSE` | record handler / method results as metadata | `true` |
 //! | `POWERTOOLS_TRACER_CAPTURE_ERROR` | record errors as metadata and `cause` | `true` |
@@ -85,7 +85,10 @@ pub struct Config {
     pub capture_error: bool,
     /// `AWS_XRAY_TRACING_NAME`: the segment name for services.
     pub tracing_name: Option<String>,
-    /// Unsampled work uses the all-zero ids (`AWS_XRAY_NOOP_ID` not `false`).
+    /// `AWS_XRAY_NOOP_ID` (not `false`). Other SDKs give unsampled work all-zero ids unless it
+    /// is `false`; here unsampled work creates no entities at all (it costs a branch), so there
+    /// are no ids to choose, and its downstream headers carry `Root` and `Sampled=0` only. The
+    /// value is read and validated so a bad one is reported, and kept for tools that want it.
     pub noop_ids: bool,
     /// The largest datagram sent, header included (see [`crate::DEFAULT_DATAGRAM_LIMIT`]).
     pub datagram_limit: usize,
