@@ -214,7 +214,10 @@ fn sampling_decisions() {
         {"host":"*","http_method":"GET","url_path":"/health","fixed_target":0,"rate":0.0},
         {"host":"api.*","http_method":"*","url_path":"/api/*","fixed_target":2,"rate":0.1}],
         "default":{"fixed_target":1,"rate":0.05}}"#;
-    let samplers = [LocalSampler::default(), LocalSampler::from_json(rules).unwrap()];
+    let samplers = [
+        LocalSampler::default(),
+        LocalSampler::from_json(rules).unwrap(),
+    ];
     let requests = [
         SamplingRequest::http("api.example.com", "GET", "/api/orders/17"),
         SamplingRequest::http("www.example.com", "GET", "/health"),
