@@ -43,6 +43,9 @@
 //! - A datagram never exceeds [`DEFAULT_DATAGRAM_LIMIT`] bytes (configurable, at most
 //!   65 507): larger documents are split into independent subsegments, then cut (see
 //!   [`Emitter`]).
+//! - Service segments learn about the host from the environment and local files only; the
+//!   EC2 instance metadata service is never called (give the availability zone with
+//!   [`HostFacts::with_ec2`]).
 
 #![warn(missing_docs)]
 
@@ -88,8 +91,12 @@ pub use runtime::api::{
     current_entity_id, current_trace_id, is_sampled, put_annotation, put_metadata, put_metadata_in,
     try_put_annotation, try_put_metadata, with_current,
 };
+pub use runtime::host::{HostFacts, ORIGIN_EC2_INSTANCE, ORIGIN_ECS_CONTAINER};
 pub use runtime::lambda::{InvocationSource, TRACE_ENV};
 pub use runtime::scope::{Handle, Instrumented, downstream_header};
+pub use runtime::service::{
+    IncomingRequest, SDK_NAME, SDK_VERSION, ServiceSegment, ServiceTracer, ServiceTracerBuilder,
+};
 pub use runtime::tracer::{Tracer, TracerStats, global, set_global};
 pub use time::{Clock, ManualClock, Timestamp};
 pub use trace_header::{
