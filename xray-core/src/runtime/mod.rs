@@ -1,9 +1,11 @@
 //! Tracing at run time: the tracer, per-invocation recordings, the current frame, captured
-//! functions, the Lambda invocation wrapper, and service segments.
+//! functions, the Lambda invocation wrapper, service segments and the HTTP layer.
 
 pub(crate) mod api;
 pub(crate) mod capture;
 pub(crate) mod host;
+#[cfg(feature = "http")]
+pub(crate) mod http_layer;
 pub(crate) mod lambda;
 pub(crate) mod scope;
 pub(crate) mod service;

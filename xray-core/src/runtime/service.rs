@@ -452,6 +452,43 @@ impl ServiceSegment {
         self.close(Some((status, content_length)));
     }
 
+    /// Runs `f` with the segment's own frame in place: no reference counting, for the
+    /// layer's future, which owns the segment.
+    #[cfg(feature = "http")]
+    pub(crate) fn run_in<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let _entered = Entered::new(&mut self.frame);
+        f()
+    }
+
+    /// Marks a fault for a failure known only by its type name and `Display` form (an inner
+    /// service's error); with error capture on, records it as an exception.
+    #[cfg(any(test, feature = "http"))]
+    pub(crate) fn record_failure(&self, type_name: &str, error: &dyn std::fmt::Display) {
+        use std::fmt::Write as _;
+        let (Frame::Recording(scope), Some(root)) = (&self.frame, self.root) else {
+            return;
+        };
+        let mut rec = scope.state.lock();
+        let capture = rec.capture_error;
+        rec.tree.entity_mut(root).set_fault(true);
+        if !capture {
+            return;
+        }
+        rec.tree
+            .entity_mut(root)
+            .add_exception(type_name, "", false);
+        let tree = &mut rec.tree;
+        let exceptions = tree.node_mut(root.0).cause.exceptions.as_mut_slice();
+        if let Some(ex) = exceptions.last_mut() {
+            let _ = write!(ex.message, "{error}");
+            let keep = crate::annotation::cut_chars(&ex.message, crate::MAX_MESSAGE_CHARS).len();
+            if keep < ex.message.len() {
+                ex.message.truncate(keep);
+                tree.counts.strings_truncated += 1;
+            }
+        }
+    }
+
     fn close(&mut self, response: Option<(Option<u16>, Option<u64>)>) {
         let Frame::Recording(scope) = std::mem::take(&mut self.frame) else {
             return;

@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::ORIGIN_ECS_CONTAINER;
 use crate::config::Config;
 use crate::emit::{Emitter, MemorySink};
 use crate::sampling::centralized::stand_in::{Reply, StandIn};
 use crate::sampling::{CentralizedOptions, CentralizedSampler, LocalSampler};
 use crate::validate::Validator;
+use crate::{MAX_MESSAGE_CHARS, ORIGIN_ECS_CONTAINER};
 
 const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
 const PARENT: &str = "53995c3f42cd8ad8";
@@ -224,6 +224,22 @@ fn tracing_name_and_kill_switch() {
     assert!(!seg.is_sampled());
     seg.finish(Some(200), None);
     assert!(sink.take().is_empty());
+}
+
+#[test]
+fn an_inner_failure_is_a_fault_with_its_message() {
+    let (s, sink) = service(Config::default(), always());
+    let seg = s.begin(&IncomingRequest::default());
+    let long = "x".repeat(MAX_MESSAGE_CHARS + 10);
+    seg.record_failure("hyper::Error", &format_args!("connection reset: {long}"));
+    seg.finish(None, None);
+    let d = &docs(&sink)[0];
+    assert_eq!(d["fault"], true);
+    let ex = &d["cause"]["exceptions"][0];
+    assert_eq!(ex["type"], "hyper::Error");
+    let message = ex["message"].as_str().unwrap();
+    assert!(message.starts_with("connection reset: xxx"));
+    assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS);
 }
 
 #[test]
