@@ -32,9 +32,43 @@
 //! assert_eq!(doc["subsegments"][0]["name"], "orders-db");
 //! ```
 //!
+//! # Services outside Lambda
+//!
+//! On ECS, Fargate, EC2 or in any container nothing upstream records the service, so it
+//! records a *segment* per request itself: a [`ServiceTracer`] (segment name, sampler, host
+//! facts such as `origin` and `aws.ecs.container`) opens a [`ServiceSegment`] for each
+//! [`IncomingRequest`], continuing an incoming `X-Amzn-Trace-Id` or letting the sampler decide,
+//! and sends it when [`finish`](ServiceSegment::finish)ed with the response status.
+//! `#[capture_method]` functions run through [`ServiceSegment::instrument`] or
+//! [`ServiceSegment::in_scope`] nest under it. With the `http` feature, `XRayLayer` does all of
+//! this for tower services over `http` types (hyper, axum); see
+//! `examples/http_service.rs`.
+//!
+//! ```
+//! use xray_core::{Config, Emitter, IncomingRequest, ServiceTracer, Tracer};
+//!
+//! let (emitter, sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+//! let service = ServiceTracer::new(Tracer::with_emitter(Config::default(), emitter), "orders");
+//! let segment = service.begin(&IncomingRequest {
+//!     trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
+//!     method: Some("GET"),
+//!     path: Some("/orders/17"),
+//!     ..IncomingRequest::default()
+//! });
+//! // Return this in the response's X-Amzn-Trace-Id.
+//! assert_eq!(&*segment.response_header(), "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1");
+//! segment.finish(Some(200), Some(512));
+//! assert_eq!(sink.take_documents()[0]["http"]["response"]["status"], 200);
+//! ```
+//!
 //! # Features
 //!
 //! - `macros` (default): re-exports `#[capture_lambda_handler]` and `#[capture_method]`.
+//! - `lambda` (default): [`InvocationSource`] for `lambda_runtime`'s `LambdaEvent` and
+//!   `Context`.
+//! - `http`: `XRayLayer` / `XRayService`, a tower layer that opens a [`ServiceSegment`] for
+//!   every inbound `http::Request` and adds `X-Amzn-Trace-Id` to the response (adds the `http`,
+//!   `http-body`, `tower-layer` and `tower-service` dependencies).
 //! - `testing`: test support: an in-memory emitter (`Emitter::memory`), a discarding one
 //!   (`Emitter::null`), a counting allocator (`testing`), and the validator.
 //! - `validate`: the conformance validator (the official schema plus the documented rules).
@@ -45,6 +79,9 @@
 //! - A datagram never exceeds [`DEFAULT_DATAGRAM_LIMIT`] bytes (configurable, at most
 //!   65 507): larger documents are split into independent subsegments, then cut (see
 //!   [`Emitter`]).
+//! - Service segments learn about the host from the environment and local files only; the
+//!   EC2 instance metadata service is never called (give the availability zone with
+//!   [`HostFacts::with_ec2`]).
 
 #![warn(missing_docs)]
 
@@ -92,8 +129,14 @@ pub use runtime::api::{
     current_entity_id, current_trace_id, is_sampled, put_annotation, put_metadata, put_metadata_in,
     try_put_annotation, try_put_metadata, with_current,
 };
+pub use runtime::host::{HostFacts, ORIGIN_EC2_INSTANCE, ORIGIN_ECS_CONTAINER};
+#[cfg(feature = "http")]
+pub use runtime::http_layer::{XRayLayer, XRayResponseFuture, XRayService};
 pub use runtime::lambda::{InvocationSource, TRACE_ENV};
 pub use runtime::scope::{Handle, Instrumented, downstream_header};
+pub use runtime::service::{
+    IncomingRequest, SDK_NAME, SDK_VERSION, ServiceSegment, ServiceTracer, ServiceTracerBuilder,
+};
 pub use runtime::span::MAX_ENTITIES;
 pub use runtime::tracer::{Tracer, TracerStats, global, set_global};
 pub use time::{Clock, ManualClock, Timestamp};

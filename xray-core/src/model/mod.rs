@@ -236,6 +236,17 @@ impl EntityTree {
         self.push_node(name, EntityKind::Segment, NONE, parent_id, start)
     }
 
+    /// [`EntityTree::begin_segment`] for a name already known to be valid (sanitised once
+    /// when a service tracer was built), skipping the per-request check.
+    pub(crate) fn begin_segment_valid_name(
+        &mut self,
+        name: &str,
+        parent_id: Option<SegmentId>,
+        start: Timestamp,
+    ) -> EntityIndex {
+        self.push_node_named(name, true, EntityKind::Segment, NONE, parent_id, start)
+    }
+
     /// Opens a subsegment whose parent lives elsewhere (in Lambda, the function segment that
     /// Lambda itself records). It is sent as an independent subsegment document.
     pub fn begin_detached_subsegment(

@@ -135,20 +135,26 @@ impl<'a> Recorder<'a> {
 
     /// A panic unwound through the function, or its future was dropped before completing.
     pub(crate) fn abnormal_end(&mut self) {
-        let panicking = std::thread::panicking();
-        let mut e = self.rec.tree.entity_mut(self.node);
-        if panicking {
-            e.set_fault(true);
-            e.add_exception("panic", "the function panicked", false);
-        } else {
-            let _ = e.put_metadata(SDK_NAMESPACE, "dropped_before_completion", &true);
-        }
-        let counts: &mut RecordCounts = &mut self.rec.tree.counts;
-        if panicking {
-            counts.spans_panicked += 1;
-        } else {
-            counts.spans_dropped_before_completion += 1;
-        }
+        record_abnormal_end(self.rec, self.node, "the function panicked");
+    }
+}
+
+/// Marks `node` as ended by a panic (a fault with a `panic` exception saying `panic_message`)
+/// or, when no panic is unwinding, as dropped before completion; counts either.
+pub(crate) fn record_abnormal_end(rec: &mut Recording, node: EntityIndex, panic_message: &str) {
+    let panicking = std::thread::panicking();
+    let mut e = rec.tree.entity_mut(node);
+    if panicking {
+        e.set_fault(true);
+        e.add_exception("panic", panic_message, false);
+    } else {
+        let _ = e.put_metadata(SDK_NAMESPACE, "dropped_before_completion", &true);
+    }
+    let counts: &mut RecordCounts = &mut rec.tree.counts;
+    if panicking {
+        counts.spans_panicked += 1;
+    } else {
+        counts.spans_dropped_before_completion += 1;
     }
 }
 

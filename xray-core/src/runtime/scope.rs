@@ -124,6 +124,10 @@ pub struct Handle {
 }
 
 impl Handle {
+    pub(crate) fn from_frame(frame: Frame) -> Handle {
+        Handle { frame }
+    }
+
     /// The trace and entity current here (an empty handle outside any trace).
     pub fn current() -> Handle {
         Handle {
@@ -146,10 +150,7 @@ impl Handle {
     /// Wraps `future` so every poll runs in this handle's trace (pass the result to
     /// `tokio::spawn`).
     pub fn instrument<F: Future>(&self, future: F) -> Instrumented<F> {
-        Instrumented {
-            future,
-            frame: self.frame.clone(),
-        }
+        Instrumented::new(self.frame.clone(), future)
     }
 
     /// The header to send with a downstream call made from here: `Root`, `Parent` = the
@@ -192,6 +193,12 @@ pin_project_lite::pin_project! {
         #[pin]
         future: F,
         frame: Frame,
+    }
+}
+
+impl<F> Instrumented<F> {
+    pub(crate) fn new(frame: Frame, future: F) -> Instrumented<F> {
+        Instrumented { future, frame }
     }
 }
 

@@ -60,9 +60,11 @@ pub(crate) struct TracerCounters {
 /// A snapshot of what the tracer has done, including its emitter's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct TracerStats {
-    /// Invocations recorded (`Sampled=1` with `Root` and `Parent`).
+    /// Invocations recorded (`Sampled=1` with `Root` and `Parent`), and service requests
+    /// recorded (see [`ServiceTracer`](crate::ServiceTracer)).
     pub invocations_sampled: u64,
-    /// Invocations not recorded because the header said so (`Sampled=0`, `?`, no `Parent`).
+    /// Invocations not recorded because the header said so (`Sampled=0`, `?`, no `Parent`),
+    /// and service requests not recorded (by the header or the sampler).
     pub invocations_unsampled: u64,
     /// Invocations with no trace header at all (the context-missing strategy applied).
     pub invocations_without_header: u64,

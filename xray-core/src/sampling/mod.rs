@@ -32,7 +32,7 @@
 //! never allocates and takes no lock (the centralized sampler takes one once per thread after
 //! each rules refresh). Figures are in `xray-core/benches/README.md`.
 
-mod centralized;
+pub(crate) mod centralized;
 mod local;
 mod pattern;
 mod random;

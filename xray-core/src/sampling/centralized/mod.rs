@@ -10,7 +10,7 @@ mod target;
 mod wire;
 
 #[cfg(test)]
-mod stand_in;
+pub(crate) mod stand_in;
 #[cfg(test)]
 mod tests;
 

@@ -1,0 +1,194 @@
+//! A sampled service request with 10 captured calls allocates nothing in the SDK once warm,
+//! whether the decision comes in the header or from the sampler: the recording comes from the
+//! tracer's pool, the tree and buffers are reused, host facts and request fields are copied
+//! into kept strings, and the segment goes out over a real UDP socket. An unsampled request
+//! allocates nothing at all. Counted with a global allocator in this test binary; the canary
+//! shows the allocator is installed.
+
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::net::UdpSocket;
+use std::pin::pin;
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use xray_core::sampling::LocalSampler;
+use xray_core::{
+    Config, Emitter, HostFacts, IncomingRequest, ServiceTracer, Tracer, capture_method,
+};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator, which upholds the
+// `GlobalAlloc` contract; the only addition is a bump of a `const`-initialised thread-local
+// `Cell`, which neither allocates nor unwinds.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same layout contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same layout contract as our caller's.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        // SAFETY: `ptr` came from this allocator with `layout`; the caller upholds the rest.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+#[derive(serde::Serialize)]
+struct Step {
+    n: u32,
+    label: &'static str,
+}
+
+#[capture_method]
+fn sync_step(n: u32) -> Result<Step, std::fmt::Error> {
+    xray_core::put_annotation("step", n);
+    Ok(Step { n, label: "sync" })
+}
+
+#[capture_method]
+async fn async_step(n: u32) -> u32 {
+    xray_core::put_metadata("step", &Step { n, label: "async" });
+    n * 2
+}
+
+/// Polls a future that never waits, without an executor (and so without its allocations).
+fn run<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = TaskContext::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+/// One request as a handler would serve it; returns whether it was sampled.
+fn serve(service: &ServiceTracer, trace_header: Option<&str>) -> bool {
+    let segment = service.begin(&IncomingRequest {
+        trace_header,
+        host: Some("orders.internal"),
+        method: Some("POST"),
+        path: Some("/orders"),
+        url: Some("http://orders.internal/orders"),
+        user_agent: Some("load-test/1.0"),
+        client_ip: Some("203.0.113.7"),
+        x_forwarded_for: true,
+    });
+    let total = run(segment.instrument(async {
+        let mut total = 0;
+        for i in 0..5 {
+            total += sync_step(i).map_or(0, |s| s.n);
+            total += async_step(i).await;
+        }
+        total
+    }));
+    segment.in_scope(|| xray_core::put_annotation("total", total));
+    segment.with_entity(|mut e| {
+        e.set_user("u-42");
+    });
+    let sampled = segment.is_sampled();
+    assert!(!segment.response_header().is_empty());
+    segment.finish(Some(201), Some(42));
+    sampled
+}
+
+#[test]
+fn canary_the_counting_allocator_is_installed() {
+    assert_eq!(
+        allocations_in(|| drop(std::hint::black_box(Box::new(7)))),
+        1
+    );
+}
+
+#[test]
+fn a_warm_sampled_request_allocates_nothing() {
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let emitter = Emitter::udp(
+        daemon.local_addr().unwrap(),
+        xray_core::DEFAULT_DATAGRAM_LIMIT,
+    );
+    let tracer = Tracer::with_emitter(Config::default(), emitter);
+    let always = LocalSampler::from_json(
+        r#"{"version":2,"default":{"fixed_target":0,"rate":1},"rules":[]}"#,
+    )
+    .unwrap();
+    let service = ServiceTracer::builder(tracer, "orders")
+        .sampler(always)
+        .host(
+            HostFacts {
+                ecs_container: "task-7".into(),
+                ..HostFacts::default()
+            }
+            .with_origin(xray_core::ORIGIN_ECS_CONTAINER),
+        )
+        .service_version("1.2.3")
+        .build();
+    let continued =
+        Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1");
+    let unsampled = Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0");
+
+    for _ in 0..3 {
+        assert!(serve(&service, continued));
+        assert!(serve(&service, None));
+    }
+    let n = allocations_in(|| {
+        for _ in 0..10 {
+            assert!(serve(&service, continued));
+        }
+    });
+    assert_eq!(
+        n, 0,
+        "allocations in 10 warm requests continuing a sampled header"
+    );
+    let n = allocations_in(|| {
+        for _ in 0..10 {
+            assert!(serve(&service, None));
+        }
+    });
+    assert_eq!(n, 0, "allocations in 10 warm requests sampled here");
+    let n = allocations_in(|| {
+        for _ in 0..10 {
+            assert!(!serve(&service, unsampled));
+        }
+    });
+    assert_eq!(n, 0, "allocations in 10 unsampled requests");
+
+    let stats = service.tracer().stats();
+    assert_eq!(stats.invocations_sampled, 26);
+    assert_eq!(stats.invocations_unsampled, 10);
+    assert_eq!(stats.emitter.datagrams_sent, 26);
+    assert_eq!(stats.emitter.datagrams_dropped(), 0);
+    assert_eq!(stats.recordings_allocated, 1);
+    let mut buf = vec![0u8; 65_536];
+    let len = daemon.recv(&mut buf).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&buf[30..len]).unwrap();
+    assert_eq!(doc["origin"], "AWS::ECS::Container");
+    assert_eq!(doc["subsegments"].as_array().unwrap().len(), 10);
+    assert_eq!(doc["http"]["response"]["status"], 201);
+}
