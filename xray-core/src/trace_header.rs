@@ -209,6 +209,34 @@ impl<'a> TraceHeader<'a> {
         }
     }
 
+    /// The text the extra fields are read from (everything from the first extra field on; it
+    /// may hold reserved fields too, which [`TraceHeader::extra_fields`] skips). Keep it to
+    /// rebuild the header later with [`TraceHeader::with_extras`].
+    pub const fn extras_text(&self) -> &'a str {
+        self.extras_source
+    }
+
+    /// A header with the given fields and the extra fields found in `extras` (text as returned
+    /// by [`TraceHeader::extras_text`]).
+    pub const fn with_extras(
+        root: TraceId,
+        parent: Option<SegmentId>,
+        sampled: SamplingDecision,
+        extras: &'a str,
+    ) -> TraceHeader<'a> {
+        TraceHeader {
+            root: Some(root),
+            parent,
+            sampled,
+            extras_source: extras,
+            malformed: Malformed {
+                root: false,
+                parent: false,
+                sampled: false,
+            },
+        }
+    }
+
     /// The `Root` trace id, when present and valid.
     pub const fn root(&self) -> Option<TraceId> {
         self.root

@@ -415,3 +415,50 @@ fn an_invocation_records_at_most_max_entities() {
     let over = xray_core::global().stats().emitter.subsegments_over_limit;
     assert_eq!(over as usize, calls + 1 - xray_core::MAX_ENTITIES);
 }
+
+#[capture_method]
+fn outgoing_header() -> String {
+    let entity = xray_core::current_entity_id().unwrap().to_string();
+    let header = xray_core::downstream_header().unwrap().to_string();
+    assert!(header.contains(&format!("Parent={entity}")), "{header}");
+    header
+}
+
+#[capture_lambda_handler]
+async fn calls_downstream(event: LambdaEvent<()>) -> Result<String, lambda_runtime::Error> {
+    let _ = event;
+    Ok(outgoing_header())
+}
+
+#[test]
+fn downstream_headers_carry_the_current_subsegment_and_the_extra_fields() {
+    let _ = sink();
+    let root = xray_core::TraceId::random().to_string();
+    let h = format!("Root={root};Parent={PARENT};Sampled=1;Lineage=a87bd80c:1|68fd508a:5");
+    let out = rt()
+        .block_on(calls_downstream(event((), Some(&h))))
+        .unwrap();
+    assert!(out.starts_with(&format!("Root={root};Parent=")), "{out}");
+    assert!(
+        out.ends_with(";Sampled=1;Lineage=a87bd80c:1|68fd508a:5"),
+        "{out}"
+    );
+    let d = &documents(&root)[0];
+    let id = child(d, "## outgoing_header")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(out.contains(&id));
+
+    // Unsampled: Root and the decision only.
+    let h = format!("Root={root};Parent={PARENT};Sampled=0;Lineage=x:1");
+    let header = rt().block_on(async {
+        #[capture_lambda_handler]
+        async fn quiet(event: LambdaEvent<()>) -> Result<String, lambda_runtime::Error> {
+            let _ = event;
+            Ok(xray_core::downstream_header().unwrap().to_string())
+        }
+        quiet(event((), Some(&h))).await.unwrap()
+    });
+    assert_eq!(header, format!("Root={root};Sampled=0"));
+}

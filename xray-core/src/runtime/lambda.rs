@@ -157,7 +157,7 @@ impl LambdaInvocation {
                 let node = {
                     let mut rec = state.lock();
                     let config = tracer.config();
-                    rec.reset(root, &config.service_name);
+                    rec.reset(root, &config.service_name, parsed.extras_text());
                     rec.capture_response = config.capture_response;
                     rec.capture_error = config.capture_error;
                     let node = rec

@@ -173,9 +173,13 @@ fn frame_header(frame: &Frame) -> Option<crate::trace_header::EncodedHeader> {
         Frame::Recording(scope) => {
             let rec = scope.state.lock();
             let id = rec.tree.id(scope.node).unwrap_or(SegmentId::NOOP);
-            Some(
-                TraceHeader::new(rec.tree.trace_id(), Some(id), SamplingDecision::Sampled).encode(),
-            )
+            let header = TraceHeader::with_extras(
+                rec.tree.trace_id(),
+                Some(id),
+                SamplingDecision::Sampled,
+                &rec.header_extras,
+            );
+            Some(header.encode())
         }
     }
 }

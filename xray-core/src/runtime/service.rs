@@ -276,7 +276,7 @@ impl ServiceTracer {
         let now = state.now();
         let (node, id) = {
             let mut rec = state.lock();
-            rec.reset(trace_id, &inner.name);
+            rec.reset(trace_id, &inner.name, header.extras_text());
             rec.capture_response = config.capture_response;
             rec.capture_error = config.capture_error;
             let node = rec.tree.begin_segment_valid_name(&inner.name, parent, now);

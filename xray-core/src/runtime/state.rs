@@ -27,6 +27,8 @@ pub(crate) struct Recording {
     /// Metadata namespace for responses, errors and `put_metadata` (the service name).
     pub(crate) namespace: String,
     pub(crate) capture_response: bool,
+    /// The incoming header's extra fields (`Lineage`, …), passed on in downstream headers.
+    pub(crate) header_extras: String,
     pub(crate) capture_error: bool,
 }
 
@@ -40,6 +42,7 @@ impl InvocationState {
                 root_sent: false,
                 namespace: String::new(),
                 capture_response: true,
+                header_extras: String::new(),
                 capture_error: true,
             }),
             emitter,
@@ -61,8 +64,10 @@ impl InvocationState {
 }
 
 impl Recording {
-    pub(crate) fn reset(&mut self, trace_id: TraceId, namespace: &str) {
+    pub(crate) fn reset(&mut self, trace_id: TraceId, namespace: &str, header_extras: &str) {
         self.tree.reset(trace_id);
+        self.header_extras.clear();
+        self.header_extras.push_str(header_extras);
         self.root = None;
         self.root_sent = false;
         self.namespace.clear();
