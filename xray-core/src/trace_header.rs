@@ -301,10 +301,10 @@ impl<'a> TraceHeader<'a> {
                 w.push(b";")
             }
         };
-        if let Some(root) = self.root {
-            if !(sep(&mut w) && w.push(b"Root=") && w.push(&root.to_text())) {
-                return 0;
-            }
+        if let Some(root) = self.root
+            && !(sep(&mut w) && w.push(b"Root=") && w.push(&root.to_text()))
+        {
+            return 0;
         }
         if let Some(parent) = self.parent {
             let mark = w.len;

@@ -317,13 +317,13 @@ fn reference(tree: &EntityTree, e: EntityIndex, n: &Node, top: bool) -> Value {
 fn scrub(v: &mut Value) {
     match v {
         Value::Object(m) => {
-            if let Some(Value::Object(cause)) = m.get_mut("cause") {
-                if let Some(Value::Array(exs)) = cause.get_mut("exceptions") {
-                    for ex in exs {
-                        let id = ex["id"].as_str().unwrap_or_default();
-                        assert!(id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()));
-                        ex["id"] = json!("<exception id>");
-                    }
+            if let Some(Value::Object(cause)) = m.get_mut("cause")
+                && let Some(Value::Array(exs)) = cause.get_mut("exceptions")
+            {
+                for ex in exs {
+                    let id = ex["id"].as_str().unwrap_or_default();
+                    assert!(id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()));
+                    ex["id"] = json!("<exception id>");
                 }
             }
             for (_, c) in m.iter_mut() {

@@ -83,13 +83,13 @@ fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
 /// The error for an item that is not a function with a body, pointing at what it is.
 fn not_a_function(kind: Kind, item: &TokenStream) -> syn::Error {
     let attr = kind.attr();
-    if let Ok(f) = syn::parse::<syn::TraitItemFn>(item.clone()) {
-        if f.default.is_none() {
-            return syn::Error::new_spanned(
-                &f.sig,
-                format!("{attr} needs a function with a body; put it on the implementation"),
-            );
-        }
+    if let Ok(f) = syn::parse::<syn::TraitItemFn>(item.clone())
+        && f.default.is_none()
+    {
+        return syn::Error::new_spanned(
+            &f.sig,
+            format!("{attr} needs a function with a body; put it on the implementation"),
+        );
     }
     match syn::parse::<syn::Item>(item.clone()) {
         Ok(other) => {

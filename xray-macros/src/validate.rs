@@ -56,16 +56,16 @@ pub(crate) fn check_fn(kind: Kind, f: &ItemFn, errors: &mut Errors) {
             format!("{attr} cannot be used on a variadic function"),
         ));
     }
-    if let syn::ReturnType::Type(_, ty) = &sig.output {
-        if let syn::Type::Never(never) = &**ty {
-            errors.push(syn::Error::new_spanned(
-                never,
-                format!(
-                    "{attr} cannot be used on a function returning `!`: a subsegment is \
-                     recorded when its function returns"
-                ),
-            ));
-        }
+    if let syn::ReturnType::Type(_, ty) = &sig.output
+        && let syn::Type::Never(never) = &**ty
+    {
+        errors.push(syn::Error::new_spanned(
+            never,
+            format!(
+                "{attr} cannot be used on a function returning `!`: a subsegment is \
+                 recorded when its function returns"
+            ),
+        ));
     }
     if kind == Kind::Handler {
         if sig.asyncness.is_none() {
@@ -157,28 +157,27 @@ pub(crate) fn check_annotation_keys(f: &ItemFn, errors: &mut Errors) {
             if name != "put_annotation" && name != "try_put_annotation" {
                 return;
             }
-            if let Some(Expr::Lit(lit)) = first {
-                if let Lit::Str(s) = &lit.lit {
-                    if !valid_annotation_key(&s.value()) {
-                        self.errors.push(syn::Error::new(
-                            s.span(),
-                            format!(
-                                "invalid annotation key {:?}: keys are 1 to 500 ASCII letters, \
-                                 digits or `_` (X-Ray refuses others)",
-                                s.value()
-                            ),
-                        ));
-                    }
-                }
+            if let Some(Expr::Lit(lit)) = first
+                && let Lit::Str(s) = &lit.lit
+                && !valid_annotation_key(&s.value())
+            {
+                self.errors.push(syn::Error::new(
+                    s.span(),
+                    format!(
+                        "invalid annotation key {:?}: keys are 1 to 500 ASCII letters, \
+                         digits or `_` (X-Ray refuses others)",
+                        s.value()
+                    ),
+                ));
             }
         }
     }
     impl<'ast> Visit<'ast> for Finder<'_> {
         fn visit_expr_call(&mut self, call: &'ast ExprCall) {
-            if let Expr::Path(p) = &*call.func {
-                if let Some(last) = p.path.segments.last() {
-                    self.check(&last.ident.to_string(), call.args.first());
-                }
+            if let Expr::Path(p) = &*call.func
+                && let Some(last) = p.path.segments.last()
+            {
+                self.check(&last.ident.to_string(), call.args.first());
             }
             syn::visit::visit_expr_call(self, call);
         }

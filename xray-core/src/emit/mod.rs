@@ -244,7 +244,7 @@ impl Emitter {
                     continue;
                 }
                 let rel = tree.node(child).depth - base;
-                if rel % MAX_NESTING == 0 && tree.subtree_closed(child) {
+                if rel.is_multiple_of(MAX_NESTING) && tree.subtree_closed(child) {
                     cuts.push(child);
                 }
                 stack.push(child);

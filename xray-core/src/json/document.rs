@@ -116,10 +116,8 @@ fn write_entity(
         };
         write_entity(tree, c, out, false, &mut child_opts);
         opts.truncated_values += child_opts.truncated_values;
-        if top {
-            if let Some(spans) = opts.child_spans.as_deref_mut() {
-                spans.push((c, out.len() - before));
-            }
+        if top && let Some(spans) = opts.child_spans.as_deref_mut() {
+            spans.push((c, out.len() - before));
         }
     }
     if !first {
@@ -331,11 +329,13 @@ fn write_cause(n: &Extras, out: &mut Vec<u8>) {
         return;
     }
     out.extend_from_slice(b",\"cause\":");
-    if c.exceptions.is_empty() && c.working_directory.is_empty() && c.paths.is_empty() {
-        if let Some(r) = c.reference {
-            w::hex_id(out, &r.to_hex());
-            return;
-        }
+    if c.exceptions.is_empty()
+        && c.working_directory.is_empty()
+        && c.paths.is_empty()
+        && let Some(r) = c.reference
+    {
+        w::hex_id(out, &r.to_hex());
+        return;
     }
     out.push(b'{');
     let mut first = true;

@@ -281,10 +281,10 @@ impl EntityTree {
 
     /// Closes an entity. Closing twice keeps the first end time.
     pub fn end(&mut self, entity: EntityIndex, end: Timestamp) {
-        if let Some(node) = self.nodes.get_mut(entity.0 as usize) {
-            if node.end.is_none() {
-                node.end = Some(end.max(node.start));
-            }
+        if let Some(node) = self.nodes.get_mut(entity.0 as usize)
+            && node.end.is_none()
+        {
+            node.end = Some(end.max(node.start));
         }
     }
 

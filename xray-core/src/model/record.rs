@@ -260,11 +260,11 @@ impl EntityMut<'_> {
             self.tree.counts.annotation_keys_rejected += 1;
             return Err(RecordError::InvalidAnnotationKey);
         }
-        if let AnnotationValue::Float(f) = value {
-            if !f.is_finite() {
-                self.tree.counts.non_finite_rejected += 1;
-                return Err(RecordError::NonFiniteValue);
-            }
+        if let AnnotationValue::Float(f) = value
+            && !f.is_finite()
+        {
+            self.tree.counts.non_finite_rejected += 1;
+            return Err(RecordError::NonFiniteValue);
         }
         let (node, counts) = self.parts();
         let existing = node.annotations.iter().position(|a| a.key == key);

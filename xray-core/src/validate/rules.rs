@@ -92,28 +92,27 @@ impl<'o> Rules<'o> {
         if let Some(parent) = e.get("parent_id") {
             self.hex_id(path, "`parent_id`", parent);
         }
-        if let Some(trace) = e.get("trace_id") {
-            if !trace.as_str().is_some_and(is_trace_id) {
-                self.push(
-                    path,
-                    &format!(
-                        "`trace_id` must be `1-` then 8 and 24 lowercase hex digits, got {}",
-                        short(trace)
-                    ),
-                );
-            }
+        if let Some(trace) = e.get("trace_id")
+            && !trace.as_str().is_some_and(is_trace_id)
+        {
+            self.push(
+                path,
+                &format!(
+                    "`trace_id` must be `1-` then 8 and 24 lowercase hex digits, got {}",
+                    short(trace)
+                ),
+            );
         }
         self.name(path, e.get("name"));
         if let (Some(start), Some(end)) = (
             e.get("start_time").and_then(Value::as_f64),
             e.get("end_time").and_then(Value::as_f64),
-        ) {
-            if end < start {
-                self.push(
-                    path,
-                    &format!("`end_time` {end} is before `start_time` {start}"),
-                );
-            }
+        ) && end < start
+        {
+            self.push(
+                path,
+                &format!("`end_time` {end} is before `start_time` {start}"),
+            );
         }
         if let Some(Value::Array(ids)) = e.get("precursor_ids") {
             for (i, id) in ids.iter().enumerate() {
