@@ -5,58 +5,22 @@
 //! allocates nothing at all. Counted with a global allocator in this test binary; the canary
 //! shows the allocator is installed.
 
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::future::Future;
 use std::net::UdpSocket;
 use std::pin::pin;
 use std::task::{Context as TaskContext, Poll, Waker};
 
 use xray_core::sampling::LocalSampler;
+use xray_core::testing::{CountingAllocator, count_allocations, counting_installed};
 use xray_core::{
     Config, Emitter, HostFacts, IncomingRequest, ServiceTracer, Tracer, capture_method,
 };
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator, which upholds the
-// `GlobalAlloc` contract; the only addition is a bump of a `const`-initialised thread-local
-// `Cell`, which neither allocates nor unwinds.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same layout contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same layout contract as our caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: `ptr` came from this allocator with `layout`; the caller upholds the rest.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn allocations_in(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
+    count_allocations(f).1
 }
 
 #[derive(serde::Serialize)]
@@ -120,6 +84,7 @@ fn serve(service: &ServiceTracer, trace_header: Option<&str>) -> bool {
 
 #[test]
 fn canary_the_counting_allocator_is_installed() {
+    assert!(counting_installed());
     assert_eq!(
         allocations_in(|| drop(std::hint::black_box(Box::new(7)))),
         1

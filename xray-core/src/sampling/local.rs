@@ -155,17 +155,23 @@ impl LocalSampler {
     /// Like [`LocalSampler::decide`], also saying which rule decided: `Some(i)` for
     /// `rules[i]` of the file, `None` for the default rule (reports and load tests).
     pub fn decide_explained(&self, request: &SamplingRequest<'_>) -> (Outcome, Option<usize>) {
-        let rules = &*self.rules;
+        let index = self.matching(request);
+        let rule = index.map_or(&self.rules.default, |i| &self.rules.rules[i]);
+        (self.apply(rule, self.clock.now()), index)
+    }
+
+    /// The first rule whose patterns all match, by position; `None` means the default.
+    #[inline]
+    fn matching(&self, request: &SamplingRequest<'_>) -> Option<usize> {
         let (host, method, path) = (
             Attr::new(request.host),
             Attr::new(request.method),
             Attr::new(request.url_path),
         );
-        let index = rules.rules.iter().position(|r| {
+        // The method is the shortest field and often decides alone, so it goes first.
+        self.rules.rules.iter().position(|r| {
             r.http_method.matches(method) && r.host.matches(host) && r.url_path.matches(path)
-        });
-        let rule = index.map_or(&rules.default, |i| &rules.rules[i]);
-        (self.apply(rule, self.clock.now()), index)
+        })
     }
 
     /// The rules in order, then the default: `(host, http_method, url_path, fixed_target,
@@ -198,28 +204,10 @@ impl LocalSampler {
 
     #[inline]
     pub(crate) fn decide_at(&self, request: &SamplingRequest<'_>, now: Timestamp) -> Outcome {
-        let rules = &*self.rules;
-        let (host, method, path) = (
-            Attr::new(request.host),
-            Attr::new(request.method),
-            Attr::new(request.url_path),
-        );
-        // The method is the shortest field and often decides alone, so it goes first.
-        let rule = rules
-            .rules
-            .iter()
-            .find(|r| {
-                r.http_method.matches(method) && r.host.matches(host) && r.url_path.matches(path)
-            })
-            .unwrap_or(&rules.default);
-        let reason = if rule.reservoir.take(now) {
-            Reason::Reservoir
-        } else if self.draw.below(rule.rate) {
-            Reason::Rate
-        } else {
-            Reason::NotSampled
-        };
-        Outcome::new(reason, None)
+        let rule = self
+            .matching(request)
+            .map_or(&self.rules.default, |i| &self.rules.rules[i]);
+        self.apply(rule, now)
     }
 }
 
