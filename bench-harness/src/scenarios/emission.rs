@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use xray_core::{EmitBuffer, Emitter, EntityTree, Timestamp, TraceId};
 
-use crate::daemon::FakeDaemon;
+use crate::daemon::{DaemonStats, FakeDaemon};
 
 use super::Settings;
 
@@ -123,7 +123,7 @@ pub fn run(settings: &Settings, daemon: &FakeDaemon) -> EmissionReport {
         }
         let elapsed = start.elapsed().as_secs_f64();
         let sent = emitter.stats().since(&before_emitter);
-        wait_quiet(daemon);
+        wait_accounted(daemon, &before_daemon, sent.datagrams_sent);
         let got = daemon.stats();
         let received = got.datagrams_received - before_daemon.datagrams_received;
         let kernel = match (got.kernel_drops, before_daemon.kernel_drops) {
@@ -178,12 +178,26 @@ pub fn run(settings: &Settings, daemon: &FakeDaemon) -> EmissionReport {
     }
 }
 
-/// Waits until the daemon has read everything queued for it (its count stops moving).
-fn wait_quiet(daemon: &FakeDaemon) {
-    let mut last = daemon.stats().datagrams_received;
+/// Waits until every datagram sent is either received or dropped by the kernel, so what is
+/// still queued at the daemon's socket is not mistaken for a loss; then until the count stops
+/// moving, in case more arrive than were counted. Gives up after 30 s: whatever is missing then
+/// is reported as unaccounted.
+fn wait_accounted(daemon: &FakeDaemon, before: &DaemonStats, sent: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
+    let accounted = |s: &DaemonStats| {
+        let received = s.datagrams_received - before.datagrams_received;
+        let drops = match (s.kernel_drops, before.kernel_drops) {
+            (Some(a), Some(b)) => a - b,
+            _ => 0,
+        };
+        received + drops
+    };
+    while accounted(&daemon.stats()) < sent && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut last = daemon.stats().datagrams_received;
     loop {
-        std::thread::sleep(Duration::from_millis(150));
+        std::thread::sleep(Duration::from_millis(100));
         let now = daemon.stats().datagrams_received;
         if now == last || Instant::now() > deadline {
             return;
