@@ -9,17 +9,15 @@
 //!   `UdpSocket::send` of the same datagram for reference. The sampled cost per captured call
 //!   is `(sampled_10 - sampled_0) / 10`, hence the `sampled_no_calls` line.
 
-use std::future::Future;
 use std::hint::black_box;
 use std::net::UdpSocket;
-use std::pin::pin;
-use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use lambda_runtime::{Context, LambdaEvent};
 use tracing_subscriber::layer::SubscriberExt;
 use xray_core::__private::{CaptureOptions, LambdaInvocation};
+use xray_core::testing::poll_to_completion;
 use xray_core::{Config, Emitter, Handle, Tracer, capture_lambda_handler, capture_method};
 
 #[inline(never)]
@@ -98,17 +96,6 @@ async fn ten_calls_with(tracer: &Tracer, event: LambdaEvent<u64>) -> u64 {
     out
 }
 
-/// Polls a future that never waits, without an executor.
-fn run<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = TaskContext::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
 fn event(sampled: &str) -> LambdaEvent<u64> {
     let mut ctx = Context::default();
     ctx.xray_trace_id = Some(format!(
@@ -165,7 +152,7 @@ fn per_call(c: &mut Criterion) {
     async fn unsampled_host(_event: LambdaEvent<u64>) -> Result<Handle, lambda_runtime::Error> {
         Ok(Handle::current())
     }
-    let handle = run(unsampled_host(event("0"))).unwrap();
+    let handle = poll_to_completion(unsampled_host(event("0"))).unwrap();
     handle.in_scope(|| {
         g.bench_function("xray_capture_unsampled", |b| {
             b.iter(|| captured(black_box(5)));
@@ -186,33 +173,49 @@ fn invocation(c: &mut Criterion) {
     );
     let mut g = c.benchmark_group("invocation_10_calls");
     g.bench_function("bare_handler_baseline", |b| {
-        b.iter_custom(|n| timed(n, "1", |e| drop(black_box(run(bare_handler(e))))));
+        b.iter_custom(|n| {
+            timed(n, "1", |e| {
+                drop(black_box(poll_to_completion(bare_handler(e))));
+            })
+        });
     });
     let registry =
         tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::TRACE);
     tracing::subscriber::with_default(registry, || {
         g.bench_function("tracing_instrument_registry", |b| {
-            b.iter_custom(|n| timed(n, "1", |e| drop(black_box(run(tracing_handler(e))))));
+            b.iter_custom(|n| {
+                timed(n, "1", |e| {
+                    drop(black_box(poll_to_completion(tracing_handler(e))));
+                })
+            });
         });
     });
     g.bench_function("xray_unsampled", |b| {
-        b.iter_custom(|n| timed(n, "0", |e| drop(black_box(run(ten_calls(e))))));
+        b.iter_custom(|n| {
+            timed(n, "0", |e| {
+                drop(black_box(poll_to_completion(ten_calls(e))));
+            })
+        });
     });
     g.bench_function("xray_sampled_no_calls", |b| {
-        b.iter_custom(|n| timed(n, "1", |e| drop(black_box(run(no_calls(e))))));
+        b.iter_custom(|n| timed(n, "1", |e| drop(black_box(poll_to_completion(no_calls(e))))));
     });
     g.bench_function("xray_sampled_record_and_write", |b| {
-        b.iter_custom(|n| timed(n, "1", |e| drop(black_box(run(ten_calls(e))))));
+        b.iter_custom(|n| {
+            timed(n, "1", |e| {
+                drop(black_box(poll_to_completion(ten_calls(e))));
+            })
+        });
     });
     g.bench_function("xray_sampled_with_udp_send", |b| {
         b.iter_custom(|n| {
             timed(n, "1", |e| {
-                let _ = black_box(run(ten_calls_with(&udp_tracer, e)));
+                let _ = black_box(poll_to_completion(ten_calls_with(&udp_tracer, e)));
             })
         });
     });
     // The datagram one sampled invocation sends, sent raw from a connected socket.
-    run(ten_calls_with(&udp_tracer, event("1")));
+    poll_to_completion(ten_calls_with(&udp_tracer, event("1")));
     let mut buf = vec![0u8; 65_536];
     let len = daemon.recv(&mut buf).unwrap();
     let datagram = buf[..len].to_vec();

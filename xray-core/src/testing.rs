@@ -69,6 +69,22 @@ pub fn count_allocations<R>(f: impl FnOnce() -> R) -> (R, u64) {
     (r, allocations() - before)
 }
 
+/// Polls a future that never waits until it is ready, on this thread, with no executor (and so
+/// without an executor's allocations): for measuring handlers whose work completes at once.
+///
+/// ```
+/// assert_eq!(xray_core::testing::poll_to_completion(async { 6 * 7 }), 42);
+/// ```
+pub fn poll_to_completion<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
 /// True when [`CountingAllocator`] is the global allocator (an allocation is seen).
 pub fn counting_installed() -> bool {
     let ((), n) = count_allocations(|| drop(std::hint::black_box(Box::new(0u64))));

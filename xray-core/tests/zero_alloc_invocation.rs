@@ -4,13 +4,12 @@
 //! shows the allocator is installed. The events are built before counting starts (building a
 //! `lambda_runtime::Context` allocates, and that is not the SDK).
 
-use std::future::Future;
 use std::net::UdpSocket;
-use std::pin::pin;
-use std::task::{Context as TaskContext, Poll, Waker};
 
 use lambda_runtime::{Context, LambdaEvent};
-use xray_core::testing::{CountingAllocator, count_allocations, counting_installed};
+use xray_core::testing::{
+    CountingAllocator, count_allocations, counting_installed, poll_to_completion,
+};
 use xray_core::{Config, Emitter, Tracer, capture_lambda_handler, capture_method};
 
 #[global_allocator]
@@ -48,17 +47,6 @@ async fn handler(event: LambdaEvent<u32>) -> Result<u32, lambda_runtime::Error> 
     Ok(total)
 }
 
-/// Polls a future that never waits, without an executor (and so without its allocations).
-fn run<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = TaskContext::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
 fn event() -> LambdaEvent<u32> {
     let mut ctx = Context::default();
     ctx.xray_trace_id = Some(
@@ -86,12 +74,12 @@ fn a_warm_sampled_invocation_allocates_nothing() {
     assert!(xray_core::set_global(Tracer::with_emitter(Config::default(), emitter)).is_ok());
     let mut events: Vec<_> = (0..13).map(|_| event()).collect();
     for _ in 0..3 {
-        run(handler(events.pop().unwrap())).unwrap();
+        poll_to_completion(handler(events.pop().unwrap())).unwrap();
     }
     let n = allocations_in(|| {
         for _ in 0..10 {
             let e = events.pop().unwrap();
-            let out = run(handler(e)).unwrap();
+            let out = poll_to_completion(handler(e)).unwrap();
             assert_eq!(out, 35);
         }
     });

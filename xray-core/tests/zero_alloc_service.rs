@@ -5,13 +5,12 @@
 //! allocates nothing at all. Counted with a global allocator in this test binary; the canary
 //! shows the allocator is installed.
 
-use std::future::Future;
 use std::net::UdpSocket;
-use std::pin::pin;
-use std::task::{Context as TaskContext, Poll, Waker};
 
 use xray_core::sampling::LocalSampler;
-use xray_core::testing::{CountingAllocator, count_allocations, counting_installed};
+use xray_core::testing::{
+    CountingAllocator, count_allocations, counting_installed, poll_to_completion,
+};
 use xray_core::{
     Config, Emitter, HostFacts, IncomingRequest, ServiceTracer, Tracer, capture_method,
 };
@@ -41,17 +40,6 @@ async fn async_step(n: u32) -> u32 {
     n * 2
 }
 
-/// Polls a future that never waits, without an executor (and so without its allocations).
-fn run<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = TaskContext::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
 /// One request as a handler would serve it; returns whether it was sampled.
 fn serve(service: &ServiceTracer, trace_header: Option<&str>) -> bool {
     let segment = service.begin(&IncomingRequest {
@@ -64,7 +52,7 @@ fn serve(service: &ServiceTracer, trace_header: Option<&str>) -> bool {
         client_ip: Some("203.0.113.7"),
         x_forwarded_for: true,
     });
-    let total = run(segment.instrument(async {
+    let total = poll_to_completion(segment.instrument(async {
         let mut total = 0;
         for i in 0..5 {
             total += sync_step(i).map_or(0, |s| s.n);

@@ -6,10 +6,7 @@ pub mod large_payloads;
 pub mod overhead;
 pub mod sampling;
 
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use workloads::synthetic::{self, Work};
@@ -72,13 +69,4 @@ pub(crate) fn invoke_traced(tracer: &Tracer, work: Work) -> String {
     root
 }
 
-/// Polls a future that never waits, on this thread.
-pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
+pub(crate) use xray_core::testing::poll_to_completion as block_on;

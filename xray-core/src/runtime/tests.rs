@@ -31,15 +31,7 @@ fn invoke(tracer: &Tracer, header: Option<&str>) {
     inv.finish(|r| r.response(&"ok"));
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
+use crate::testing::poll_to_completion as block_on;
 
 fn cold_starts(sink: &MemorySink) -> Vec<Value> {
     sink.take()
