@@ -2,7 +2,42 @@
 //! segment model, and an emitter that writes segment documents into reused buffers and sends
 //! them to the X-Ray daemon over UDP without allocating.
 //!
-//! # Example
+//! # Lambda
+//!
+//! One attribute on the `lambda_runtime` handler, one on each function worth seeing. The
+//! handler's subsegment (`## handler`, annotated `ColdStart` and `Service`) and everything
+//! nested in it are sent as one independent subsegment before the handler returns; `Ok`
+//! values are recorded as metadata, `Err` values as a fault with their `source()` chain.
+//!
+//! ```
+//! use lambda_runtime::{Context, Error, LambdaEvent};
+//! use xray_core::{capture_lambda_handler, capture_method};
+//!
+//! #[capture_method]
+//! async fn submit_user(id: &str) -> Result<(), std::io::Error> {
+//!     xray_core::put_annotation("user_id", id);
+//!     Ok(())
+//! }
+//!
+//! #[capture_lambda_handler]
+//! async fn handler(event: LambdaEvent<String>) -> Result<String, Error> {
+//!     submit_user(&event.payload).await?;
+//!     Ok(format!("registered {}", event.payload))
+//! }
+//!
+//! // In a function: `lambda_runtime::run(lambda_runtime::service_fn(handler)).await`.
+//! // Here, one invocation with the header Lambda would pass (sent to 127.0.0.1:2000 by
+//! // default; nothing needs to listen there).
+//! let mut context = Context::default();
+//! context.xray_trace_id = Some(
+//!     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into(),
+//! );
+//! let out = xray_core::testing::poll_to_completion(handler(LambdaEvent::new("u-1".into(), context)));
+//! assert_eq!(out.unwrap(), "registered u-1");
+//! assert!(xray_core::global().stats().invocations_sampled >= 1);
+//! ```
+//!
+//! # Building documents by hand
 //!
 //! ```
 //! use xray_core::{EmitBuffer, Emitter, EntityTree, Namespace, Timestamp, TraceHeader};
