@@ -172,6 +172,12 @@ pub(crate) fn bool(out: &mut Vec<u8>, v: bool) {
     out.extend_from_slice(if v { b"true" } else { b"false" });
 }
 
+thread_local! {
+    /// The last second written by [`timestamp`] and its text (ten digits and the point, in the
+    /// low eleven bytes).
+    static LAST_SECOND: std::cell::Cell<(u64, u128)> = const { std::cell::Cell::new((u64::MAX, 0)) };
+}
+
 /// Appends `<seconds>.<6 digits>`.
 #[inline]
 pub(crate) fn timestamp(out: &mut Vec<u8>, t: Timestamp) {
@@ -179,14 +185,28 @@ pub(crate) fn timestamp(out: &mut Vec<u8>, t: Timestamp) {
     // Seconds with 10 digits cover 2001 to 2286: write all 16 digits as two halves of eight
     // and open a gap for the point.
     if (1_000_000_000_000_000..10_000_000_000_000_000).contains(&micros) {
-        let hi = u128::from(dec8((micros / 100_000_000) as u32));
-        let lo = u128::from(dec8((micros % 100_000_000) as u32));
-        let digits = hi | (lo << 64);
-        // Digits 0..10, the point, digits 10..15 in one register; digit 15 after it.
-        let low80 = (1u128 << 80) - 1;
-        let text = (digits & low80) | (u128::from(b'.') << 80) | ((digits >> 80) << 88);
+        let secs = micros / 1_000_000;
+        // The timestamps of one document almost always share their second: its ten digits and
+        // the point are kept from the last one written on this thread.
+        let prefix = LAST_SECOND.with(|c| {
+            let (last, text) = c.get();
+            if last == secs {
+                return text;
+            }
+            let hi = u128::from(dec8((secs / 100) as u32));
+            let pair = (secs % 100) as usize * 2;
+            let text = hi
+                | (u128::from(PAIRS[pair]) << 64)
+                | (u128::from(PAIRS[pair + 1]) << 72)
+                | (u128::from(b'.') << 80);
+            c.set((secs, text));
+            text
+        });
+        // Six digits of microseconds: the low six of an eight-digit conversion.
+        let frac = dec8((micros % 1_000_000) as u32) >> 16;
+        let text = prefix | (u128::from(frac & 0xff_ffff_ffff) << 88);
         out.extend_from_slice(&text.to_le_bytes());
-        out.push((lo >> 56) as u8);
+        out.push((frac >> 40) as u8);
         return;
     }
     let mut b = [0u8; 28];
@@ -260,6 +280,28 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_cached_second_is_right_on_hits_and_misses() {
+        let base = 1_795_237_844_000_000u64;
+        let mut seq = Vec::new();
+        for i in 0..50u64 {
+            // Same second twice, then the next, then back: hits and misses interleaved.
+            seq.extend([
+                base + i * 7_919,
+                base + i * 7_919 + 13,
+                base + 1_000_000 + i,
+                base + i,
+            ]);
+        }
+        seq.push(9_999_999_999_999_999);
+        seq.push(1_000_000_000_000_000);
+        for micros in seq {
+            let mut out = Vec::new();
+            timestamp(&mut out, Timestamp::from_micros(micros));
+            assert_eq!(out, Timestamp::from_micros(micros).to_string().as_bytes());
         }
     }
 
