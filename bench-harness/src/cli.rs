@@ -39,7 +39,7 @@ usage: bench-harness [--quick] [--scenario NAME] [--duration SECS] [--json PATH]
 Runs the load tests against an embedded fake X-Ray daemon on 127.0.0.1 and writes
 target/xray-report/report.json and report.html.
 
-  --quick               the short suite (about 20 s; what CI runs)
+  --quick               the short suite (about 10 s; what CI runs)
   --scenario NAME       only one of: overhead, emission, sampling, large-payloads, concurrency
   --duration SECS       time budget of each timed scenario (default 4 quick, 20 full)
   --json PATH           where to write the JSON report (the HTML goes next to it)

@@ -49,7 +49,7 @@ nav a:hover{text-decoration:underline}
 section{background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:18px 22px 14px;margin:18px 0}
 .note{color:#6b7280;font-size:13px}
 .charts{display:flex;flex-wrap:wrap;gap:14px;margin:10px 0 6px}
-.charts svg{flex:1 1 540px;max-width:min(100%,700px);height:auto;border:1px solid #eef0f3;border-radius:8px}
+.charts svg{flex:0 1 auto;max-width:100%;height:auto;border:1px solid #eef0f3;border-radius:8px}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;font-size:13px;margin:8px 0 6px;min-width:50%}
 th,td{padding:5px 12px;border-bottom:1px solid #eef0f3;text-align:right;white-space:nowrap}
@@ -110,7 +110,7 @@ pub fn render(report: &Report) -> String {
     timings(&mut page, report);
     let json = serde_json::to_string_pretty(report)
         .unwrap_or_else(|e| format!("the report could not be encoded: {e}"));
-    let _ = writeln!(
+    let _ = write!(
         page,
         "<details><summary>Full report (report.json)</summary><pre>{}</pre></details>\
          <footer>Written by bench-harness, report format version {}.</footer>\
@@ -118,6 +118,7 @@ pub fn render(report: &Report) -> String {
         escape(&json),
         report.version
     );
+    page.push('\n');
     page
 }
 
@@ -272,11 +273,16 @@ impl Cell {
 /// A table; `group` rows start with a heavier rule.
 fn table(out: &mut String, head: &[&str], rows: Vec<(bool, Vec<Cell>)>) {
     out.push_str("<div class=\"scroll\"><table><thead><tr>");
+    // Headings align with their column's text or figures, as the first row has them.
+    let first = rows.first().map(|r| r.1.as_slice()).unwrap_or_default();
     for (i, h) in head.iter().enumerate() {
+        let left = first.get(i).map_or(i == 0, |c| {
+            c.span == 1 && c.class.split(' ').any(|k| k == "l")
+        });
         let _ = write!(
             out,
             "<th{}>{}</th>",
-            if i == 0 { " class=\"l\"" } else { "" },
+            if left { " class=\"l\"" } else { "" },
             escape(h)
         );
     }
@@ -318,7 +324,8 @@ fn overhead(out: &mut String, o: Option<&OverheadReport>) {
         out,
         "<p>Mean latency per invocation minus the bare handler's mean at the same number of \
          captured calls, {} invocations timed in all. The cost per captured call is the \
-         least-squares slope of that overhead over the call count.</p>",
+         least-squares slope of the median overhead over the call count (medians, because a \
+         few preempted runs on shared cores move the mean more than the work does).</p>",
         count(o.invocations)
     );
     let series = |mode: Mode| {
@@ -351,9 +358,10 @@ fn overhead(out: &mut String, o: Option<&OverheadReport>) {
         );
     charts(out, &[all, cheap]);
 
-    let allocations = o
-        .allocations_per_invocation
-        .map_or_else(|| "not measured".to_owned(), |a| thousands(a, 2));
+    let allocations = o.allocations_per_invocation.map_or_else(
+        || "not measured".to_owned(),
+        |a| thousands(a, decimals_needed(a)),
+    );
     out.push_str("<h3>Cost per captured call</h3>");
     table(
         out,
@@ -443,7 +451,7 @@ fn fixed_cost(o: &OverheadReport, mode: Mode) -> String {
     o.points
         .iter()
         .find(|p| p.mode == mode && p.calls == 0)
-        .map_or_else(|| MISSING.to_owned(), |p| ns(p.overhead_ns))
+        .map_or_else(|| MISSING.to_owned(), |p| ns(p.overhead_p50_ns))
 }
 
 fn emission(out: &mut String, e: Option<&EmissionReport>) {
@@ -598,11 +606,13 @@ fn sampling(out: &mut String, s: Option<&SamplingReport>) {
             .iter()
             .map(|p| (p.second as f64, p.expected_fraction))
             .collect();
+        // One wide chart: a time series needs the width more than a second chart beside it.
         let chart = Chart::new(
-            "Sampled fraction per second, against the rules' promise".to_owned(),
+            "Sampled fraction per simulated second, all rules together",
             Axis::new("simulated second"),
             Axis::new("fraction of requests sampled").percent(),
         )
+        .size(1154.0, 300.0)
         .with(Series::new("sampled", "#2563eb", sampled))
         .with(Series::new("expected", "#dc2626", expected).dashed());
         charts(out, &[chart]);
@@ -690,9 +700,9 @@ fn large_payloads(out: &mut String, l: Option<&LargePayloadReport>) {
     };
     let _ = write!(
         out,
-        "<p>Invocations whose documents would not fit one datagram of {}. Datagrams over \
+        "<p>Invocations whose documents would not fit one datagram of {} bytes. Datagrams over \
          64 KiB that reached the daemon: <b class=\"{}\">{}</b>.</p>",
-        bytes(l.limit as u64),
+        count(l.limit as u64),
         if l.oversized > 0 { "bad" } else { "ok" },
         count(l.oversized)
     );
@@ -766,7 +776,7 @@ fn concurrency(out: &mut String, c: Option<&ConcurrencyReport>) {
                 cells.push(Cell {
                     html: format!("skipped: {}", escape(why)),
                     class: "l muted",
-                    span: 11,
+                    span: 10,
                 });
             } else {
                 // Failing invocations still send their (faulted) trace.
@@ -890,9 +900,16 @@ fn timings(out: &mut String, r: &Report) {
         .copied()
         .filter(|v| v.is_finite())
         .fold(0.0_f64, f64::max);
-    let mut rows: Vec<_> = r
-        .scenario_seconds
-        .iter()
+    // In the order the scenarios run, then any the harness does not list.
+    let mut named: Vec<_> = r.scenario_seconds.iter().collect();
+    named.sort_by_key(|(name, _)| {
+        crate::cli::SCENARIOS
+            .iter()
+            .position(|s| s == name)
+            .unwrap_or(usize::MAX)
+    });
+    let mut rows: Vec<_> = named
+        .into_iter()
         .map(|(name, &secs)| {
             let share = if longest > 0.0 && secs.is_finite() {
                 (secs / longest * 100.0).clamp(0.0, 100.0)

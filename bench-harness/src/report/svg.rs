@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use super::text::{decimals_needed, escape, thousands};
 
 /// Average width of a character of the 11 px chart font, to lay out labels without measuring.
-const CHAR_WIDTH: f64 = 6.3;
+const CHAR_WIDTH: f64 = 6.0;
 
 /// Series with more points than this are drawn without markers: they would hide the line.
 const MARKER_LIMIT: usize = 40;
@@ -200,9 +200,17 @@ impl Chart {
             x,
             y,
             series: Vec::new(),
-            width: 600.0,
+            width: 570.0,
             height: 340.0,
         }
+    }
+
+    /// Sets the size in CSS pixels.
+    #[must_use]
+    pub fn size(mut self, width: f64, height: f64) -> Chart {
+        self.width = width;
+        self.height = height;
+        self
     }
 
     /// Adds a line.
@@ -241,7 +249,7 @@ impl Chart {
         let tick_x = |t: f64| left + x.scaled_fraction(t) * (right - left);
         let tick_y = |t: f64| bottom - y.scaled_fraction(t) * (bottom - top);
 
-        let title = escape(&self.title);
+        let title = escape(&fit_text(&self.title, (w - 24.0) / 7.4));
         let mut s = String::new();
         let _ = write!(
             s,
@@ -390,6 +398,18 @@ impl Chart {
     }
 }
 
+/// `text` cut to about `chars` characters, with an ellipsis when cut.
+fn fit_text(text: &str, chars: f64) -> String {
+    let max = chars.max(4.0) as usize;
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut cut: String = text.chars().take(max - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
 /// Where one legend entry goes.
 struct LegendEntry {
     index: usize,
@@ -402,7 +422,7 @@ fn legend_layout(series: &[Series], width: f64) -> Vec<LegendEntry> {
     let (mut x, mut row) = (12.0, 0.0);
     let mut out = Vec::new();
     for (index, s) in series.iter().enumerate() {
-        let w = 26.0 + s.name.chars().count() as f64 * CHAR_WIDTH + 18.0;
+        let w = 26.0 + s.name.chars().count() as f64 * CHAR_WIDTH + 14.0;
         if x > 12.0 && x + w > width - 12.0 {
             x = 12.0;
             row += 1.0;

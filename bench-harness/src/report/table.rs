@@ -15,7 +15,7 @@ pub fn render(r: &Report) -> String {
     if let Some(o) = &r.scenarios.overhead {
         let _ = writeln!(
             s,
-            "\noverhead (mean per invocation; per captured call = slope)"
+            "\noverhead (mean per invocation; per captured call = slope of the median overhead)"
         );
         let _ = writeln!(
             s,

@@ -56,6 +56,7 @@ fn point(mode: Mode, calls: u32, mean_ns: f64, overhead_ns: f64) -> Point {
             max_ns: mean_ns * 50.0,
         },
         overhead_ns,
+        overhead_p50_ns: overhead_ns,
     }
 }
 
@@ -311,6 +312,15 @@ fn a_full_report_has_its_charts_and_tables() {
     assert!(a < b && b < max);
     assert!(page.contains("<details><summary>Full report (report.json)</summary>"));
     assert!(section(&page, "timings").contains("whole run"));
+    // A skipped run spans the columns its figures would fill.
+    let concurrency = section(&page, "concurrency");
+    let heads = concurrency.matches("</th>").count();
+    let skipped = concurrency
+        .split("<tr>")
+        .find(|row| row.contains("skipped:"))
+        .expect("the skipped run");
+    assert_eq!(skipped.matches("<td").count() - 1 + 10, heads);
+    assert!(skipped.contains("colspan=\"10\""));
 }
 
 #[test]

@@ -33,12 +33,7 @@ pub fn thousands(v: f64, decimals: usize) -> String {
     if v < 0.0 && text.bytes().any(|b| b.is_ascii_digit() && b != b'0') {
         out.push('-');
     }
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
+    group_digits(int, &mut out);
     if !frac.is_empty() {
         out.push('.');
         out.push_str(frac);
@@ -50,13 +45,18 @@ pub fn thousands(v: f64, decimals: usize) -> String {
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    group_digits(&digits, &mut out);
+    out
+}
+
+/// Appends ASCII `digits` with a comma before each group of three from the right.
+fn group_digits(digits: &str, out: &mut String) {
     for (i, c) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
     }
-    out
 }
 
 /// A duration in nanoseconds: in ns with separators below 10 µs, then µs, ms or s.
@@ -64,6 +64,8 @@ pub fn ns(v: f64) -> String {
     let a = v.abs();
     if !v.is_finite() {
         MISSING.to_owned()
+    } else if a == 0.0 {
+        "0 ns".to_owned()
     } else if a < 10.0 {
         format!("{} ns", thousands(v, 1))
     } else if a < 10_000.0 {
@@ -97,16 +99,17 @@ pub fn percent(fraction: f64, decimals: usize) -> String {
     }
 }
 
-/// A size in bytes, with KiB or MiB when large.
+/// A size in bytes, in KiB or MiB from 10 KiB up (whole ones without a decimal).
 pub fn bytes(n: u64) -> String {
-    let v = n as f64;
-    if n < 10 * 1024 {
-        format!("{} B", count(n))
-    } else if n < 10 * 1024 * 1024 {
-        format!("{} KiB", thousands(v / 1024.0, 1))
+    let (v, unit) = if n < 10 * 1024 {
+        return format!("{} B", count(n));
+    } else if n < 1024 * 1024 {
+        (n as f64 / 1024.0, "KiB")
     } else {
-        format!("{} MiB", thousands(v / (1024.0 * 1024.0), 1))
-    }
+        (n as f64 / (1024.0 * 1024.0), "MiB")
+    };
+    let text = thousands(v, 1);
+    format!("{} {unit}", text.strip_suffix(".0").unwrap_or(&text))
 }
 
 /// The fewest decimals (at most 3) that show `v` exactly, for tick labels like 2.5 or 0.25.
@@ -174,6 +177,10 @@ mod tests {
         assert_eq!(percent(0.069, 1), "6.9 %");
         assert_eq!(bytes(666), "666 B");
         assert_eq!(bytes(63_164), "61.7 KiB");
+        assert_eq!(bytes(2048), "2,048 B");
+        assert_eq!(bytes(102_400), "100 KiB");
+        assert_eq!(bytes(1 << 20), "1 MiB");
+        assert_eq!(bytes(24_000_000), "22.9 MiB");
         assert_eq!(decimals_needed(2.5), 1);
         assert_eq!(decimals_needed(20.0), 0);
         assert_eq!(decimals_needed(0.25), 2);

@@ -58,9 +58,12 @@ pub struct Point {
     pub latency: Percentiles,
     /// Mean latency minus the bare handler's mean at the same call count.
     pub overhead_ns: f64,
+    /// Median latency minus the bare handler's median: what the per-call slope is fitted to,
+    /// because on shared cores a few preempted runs move the mean more than the work does.
+    pub overhead_p50_ns: f64,
 }
 
-/// Cost per captured call, by mode: the least-squares slope of mean overhead over call count.
+/// Cost per captured call, by mode: the least-squares slope of median overhead over call count.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct PerCall {
     /// Sampled, recorded and written.
@@ -160,6 +163,7 @@ pub fn run(settings: &Settings) -> std::io::Result<OverheadReport> {
             ..Work::default()
         };
         let mut bare_mean = 0.0;
+        let mut bare_p50 = 0.0;
         for mode in Mode::ALL {
             // Warm up: pools, buffers, caches.
             for _ in 0..200 {
@@ -176,6 +180,7 @@ pub fn run(settings: &Settings) -> std::io::Result<OverheadReport> {
             let latency = samples.summary();
             if mode == Mode::Bare {
                 bare_mean = latency.mean_ns;
+                bare_p50 = latency.p50_ns;
             }
             settings.progress(&format!(
                 "overhead: {mode:?} with {n} calls: mean {:.0} ns, p99 {:.0} ns ({} runs)",
@@ -186,6 +191,7 @@ pub fn run(settings: &Settings) -> std::io::Result<OverheadReport> {
                 calls: n,
                 latency,
                 overhead_ns: latency.mean_ns - bare_mean,
+                overhead_p50_ns: latency.p50_ns - bare_p50,
             });
         }
     }
@@ -194,7 +200,7 @@ pub fn run(settings: &Settings) -> std::io::Result<OverheadReport> {
         let pts: Vec<(f64, f64)> = points
             .iter()
             .filter(|p| p.mode == mode)
-            .map(|p| (f64::from(p.calls), p.overhead_ns))
+            .map(|p| (f64::from(p.calls), p.overhead_p50_ns))
             .collect();
         least_squares_slope(&pts)
     };
@@ -207,7 +213,7 @@ pub fn run(settings: &Settings) -> std::io::Result<OverheadReport> {
     let per_invocation_sampled_ns = points
         .iter()
         .find(|p| p.mode == Mode::Sampled && p.calls == 0)
-        .map_or(0.0, |p| p.overhead_ns);
+        .map_or(0.0, |p| p.overhead_p50_ns);
     let allocations_per_invocation = allocations(&tracers);
     Ok(OverheadReport {
         calls,
