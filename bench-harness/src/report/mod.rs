@@ -2,7 +2,9 @@
 //! (a summary table for the terminal, JSON, and a self-contained HTML page).
 
 pub mod html;
+pub mod svg;
 pub mod table;
+pub mod text;
 
 use serde::Serialize;
 
