@@ -6,6 +6,9 @@ pub mod svg;
 pub mod table;
 pub mod text;
 
+#[cfg(test)]
+mod tests;
+
 use serde::Serialize;
 
 use crate::daemon::DaemonStats;
