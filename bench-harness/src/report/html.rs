@@ -775,7 +775,7 @@ fn concurrency(out: &mut String, c: Option<&ConcurrencyReport>) {
                 cells.push(Cell {
                     html: format!("skipped: {}", escape(why)),
                     class: "l muted",
-                    span: 9,
+                    span: 8,
                 });
             } else {
                 let expected = r.invocations.saturating_sub(r.errors);

@@ -309,6 +309,15 @@ fn a_full_report_has_its_charts_and_tables() {
     assert!(a < b && b < max);
     assert!(page.contains("<details><summary>Full report (report.json)</summary>"));
     assert!(section(&page, "timings").contains("whole run"));
+    // A skipped run spans the columns its figures would fill.
+    let concurrency = section(&page, "concurrency");
+    let heads = concurrency.matches("</th>").count();
+    let skipped = concurrency
+        .split("<tr>")
+        .find(|row| row.contains("skipped:"))
+        .expect("the skipped run");
+    assert_eq!(skipped.matches("<td").count() - 1 + 8, heads);
+    assert!(skipped.contains("colspan=\"8\""));
 }
 
 #[test]
