@@ -165,11 +165,26 @@ impl RuntimeApi {
 
     /// Waits for the outcome of `request_id`.
     pub fn wait_outcome(&self, request_id: &str, timeout: Duration) -> Option<Completed> {
+        self.wait_until(timeout, |done| done.get(request_id).cloned())
+    }
+
+    /// Waits until `n` outcomes in all have arrived; returns whether they did.
+    pub fn wait_completed(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, |done| (done.len() >= n).then_some(()))
+            .is_some()
+    }
+
+    /// Waits until `ready` finds what it looks for in the outcomes, or `timeout` passes.
+    fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut ready: impl FnMut(&HashMap<String, Completed>) -> Option<T>,
+    ) -> Option<T> {
         let deadline = Instant::now() + timeout;
         let mut done = lock(&self.shared.done);
         loop {
-            if let Some(c) = done.get(request_id) {
-                return Some(c.clone());
+            if let Some(found) = ready(&done) {
+                return Some(found);
             }
             let left = deadline.checked_duration_since(Instant::now())?;
             done = self
@@ -179,24 +194,6 @@ impl RuntimeApi {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-    }
-
-    /// Waits until `n` outcomes in all have arrived; returns whether they did.
-    pub fn wait_completed(&self, n: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut done = lock(&self.shared.done);
-        while done.len() < n {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                return false;
-            };
-            done = self
-                .shared
-                .completed
-                .wait_timeout(done, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        true
     }
 
     /// Every outcome so far, by request id.

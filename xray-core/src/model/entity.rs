@@ -113,8 +113,6 @@ pub(crate) struct Entity {
     pub(crate) start: Timestamp,
     pub(crate) end: Option<Timestamp>,
     pub(crate) emission: Emission,
-    /// Sent once as `in_progress` (a child that outlived its root): its completion is sent alone.
-    pub(crate) sent_in_progress: bool,
     /// Some field beyond name, ids and times was set through `EntityMut`: the optional groups
     /// need resetting and writing. Most captured calls never set one, and skip both.
     pub(crate) extended: bool,
@@ -178,7 +176,6 @@ impl Reset for Entity {
         self.start = Timestamp::default();
         self.end = None;
         self.emission = Emission::Pending;
-        self.sent_in_progress = false;
         if !std::mem::take(&mut self.extended) {
             return;
         }
