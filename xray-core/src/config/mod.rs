@@ -3,7 +3,7 @@
 //! | variable | values | default |
 //! |---|---|---|
 //! | `AWS_XRAY_DAEMON_ADDRESS` | `host:port`, or `tcp:host:port udp:host:port` | `127.0.0.1:2000` |
-//! | `AWS_XRAY_CONTEXT_MISSING` | `LOG_ERROR`, `IGNORE_ERROR`, `RUNTIME_ERROR` (any case) | `LOG_ERROR` |
+//! | `AWS_XRAY_CONTEXT_MISSING` | `LOG_ERROR`, `IGNORE_ERROR`, `RUNTIME_ERROR` (any case; see [`ContextMissing`]) | `LOG_ERROR` |
 //! | `AWS_XRAY_SDK_DISABLED` | `true` / `false` (also `1`/`0`, `yes`/`no`, `on`/`off`) | `false` |
 //! | `POWERTOOLS_TRACE_DISABLED` | as above | `false` |
 //! | `AWS_XRAY_SDK_ENABLED` | as above (`false` disables) | `true` |
@@ -16,7 +16,10 @@
 //! A value that cannot be read never stops the program: it produces a [`ConfigWarning`] that
 //! names the variable, the value, and the default used instead.
 
+mod context_missing;
 mod daemon_address;
+
+pub(crate) use context_missing::CONTEXT_MISSING_LOG;
 
 pub use daemon_address::{DEFAULT_DAEMON, DaemonAddress, DaemonAddressError};
 
@@ -28,14 +31,20 @@ pub const SERVICE_UNDEFINED: &str = "service_undefined";
 /// What happens when code records with no trace in scope (`AWS_XRAY_CONTEXT_MISSING`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ContextMissing {
-    /// Log once per kind of problem to stderr and carry on (the default in every SDK).
+    /// Log a line to stderr and carry on (the default in every SDK). At most 10 lines a minute
+    /// are written; the others are counted (`TracerStats::context_missing`) and the next line
+    /// written says how many were left out.
     #[default]
     LogError,
-    /// Carry on silently.
+    /// Carry on silently (still counted).
     IgnoreError,
-    /// Make the recording call return an error. The SDKs in other languages throw; in Rust a
-    /// panic inside a user's handler is never acceptable, so the strictest mode is an `Err`
-    /// from the explicit APIs plus an error log.
+    /// Accepted for compatibility; behaves as [`ContextMissing::LogError`]. The SDKs in other
+    /// languages throw; here a panic inside a user's handler is never acceptable, so nothing
+    /// is raised. Code that must know uses the `try_*` functions
+    /// ([`try_put_annotation`](crate::try_put_annotation),
+    /// [`try_put_metadata`](crate::try_put_metadata)), which return
+    /// `Err(RecordError::NoEntity)` outside a recorded invocation in every mode. Lines are
+    /// rate-limited as in `LogError`.
     RuntimeError,
 }
 
@@ -204,6 +213,17 @@ impl Config {
                     v,
                     format!("empty; using {SERVICE_UNDEFINED}"),
                 );
+            } else if !crate::annotation::is_valid_metadata_namespace(v) {
+                // The name is also the metadata namespace, and `AWS.` ones are refused: every
+                // response, error and `put_metadata` would be lost.
+                warn(
+                    "POWERTOOLS_SERVICE_NAME",
+                    v,
+                    format!(
+                        "names starting with `AWS.` are reserved for metadata namespaces; \
+                         using {SERVICE_UNDEFINED}"
+                    ),
+                );
             } else {
                 v.clone_into(&mut c.service_name);
             }
@@ -211,7 +231,18 @@ impl Config {
         if let Some(v) = lookup("AWS_XRAY_TRACING_NAME") {
             let v = v.trim();
             if !v.is_empty() {
-                c.tracing_name = Some(v.to_owned());
+                let mut name = String::new();
+                if crate::name::sanitize_name_into(v, &mut name) {
+                    warn(
+                        "AWS_XRAY_TRACING_NAME",
+                        v,
+                        format!(
+                            "not a valid segment name (characters outside the allowed set, or \
+                             over 200 characters); using `{name}`"
+                        ),
+                    );
+                }
+                c.tracing_name = Some(name);
             }
         }
         c.in_lambda = lookup("LAMBDA_TASK_ROOT").is_some_and(|v| !v.is_empty());
@@ -316,5 +347,42 @@ mod tests {
         assert_eq!(c.context_missing, ContextMissing::LogError);
         assert!(!c.disabled && c.capture_response && c.noop_ids);
         assert!(w[0].message.contains("127.0.0.1:2000"), "{}", w[0]);
+    }
+
+    #[test]
+    fn reserved_service_name_warns_and_keeps_metadata_working() {
+        let (c, w) = from(&[("POWERTOOLS_SERVICE_NAME", "AWS.orders")]);
+        assert_eq!(c.service_name, SERVICE_UNDEFINED);
+        assert!(crate::annotation::is_valid_metadata_namespace(
+            &c.service_name
+        ));
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].variable, "POWERTOOLS_SERVICE_NAME");
+        assert!(w[0].message.contains("AWS."), "{}", w[0]);
+    }
+
+    #[test]
+    fn tracing_name_is_repaired_with_a_warning() {
+        let (c, w) = from(&[("AWS_XRAY_TRACING_NAME", "check\u{7}out\nnow")]);
+        assert_eq!(c.tracing_name.as_deref(), Some("check_out_now"));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!(w[0].variable, "AWS_XRAY_TRACING_NAME");
+        let (c, w) = from(&[("AWS_XRAY_TRACING_NAME", "checkout")]);
+        assert_eq!(c.tracing_name.as_deref(), Some("checkout"));
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn daemon_port_zero_or_signed_falls_back() {
+        for v in [
+            "127.0.0.1:0",
+            "localhost:+2000",
+            "localhost:0",
+            "udp:127.0.0.1:0 tcp:127.0.0.1:2000",
+        ] {
+            let (c, w) = from(&[("AWS_XRAY_DAEMON_ADDRESS", v)]);
+            assert_eq!(c.daemon, DaemonAddress::default(), "{v}");
+            assert_eq!(w.len(), 1, "{v}");
+        }
     }
 }
