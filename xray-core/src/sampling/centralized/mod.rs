@@ -3,6 +3,7 @@
 
 mod client;
 mod poller;
+mod response;
 mod rule_set;
 mod stats;
 mod striped;
