@@ -98,7 +98,7 @@ pub fn run(settings: &Settings, daemon: &FakeDaemon) -> LargePayloadReport {
         let trace_id = invoke_traced(&tracer, work);
         let sent = tracer.stats().emitter.since(&before_tracer);
         daemon.wait_for_received(
-            before.datagrams_received + sent.datagrams_sent,
+            before.datagrams_received + sent.datagrams_handed_to_kernel,
             Duration::from_secs(10),
         );
         let after = daemon.stats();

@@ -6,6 +6,12 @@
 //! an entity alone is still too large, its metadata values are replaced by truncation markers
 //! (largest cut first), and as a last resort it is sent in a minimal form: ids, times and
 //! flags. Every split, cut and loss is counted in [`EmitterStats`].
+//!
+//! What UDP can tell: a send says only that the kernel took the datagram
+//! (`datagrams_handed_to_kernel`) or refused it (`sends_would_block`, `sends_refused`,
+//! `sends_failed`). A closed daemon port is learned one send late (the ICMP answer to one
+//! datagram fails the next send), and a daemon that does not read, or a network that drops,
+//! is invisible: [`EmitterStats::datagrams_known_lost`] is a lower bound.
 
 mod sink;
 mod stats;
@@ -85,7 +91,7 @@ impl EmitBuffer {
 /// let mut buf = [0u8; 65_536];
 /// let n = listener.recv(&mut buf).unwrap();
 /// assert!(buf[..n].starts_with(b"{\"format\":\"json\",\"version\":1}\n{\"name\":\"checkout\""));
-/// assert_eq!(emitter.stats().datagrams_sent, 1);
+/// assert_eq!(emitter.stats().datagrams_handed_to_kernel, 1);
 /// ```
 #[derive(Debug, Clone)]
 pub struct Emitter {
@@ -113,7 +119,7 @@ impl Emitter {
     }
 
     /// An emitter sending to `daemon` over UDP. If no socket can be opened, the emitter still
-    /// works and counts every datagram in `dropped_no_socket`; [`Emitter::open_error`] says why.
+    /// works and counts every datagram in `sends_without_socket`; [`Emitter::open_error`] says why.
     /// `limit` is clamped to at most 65 507 bytes.
     pub fn udp(daemon: SocketAddr, limit: usize) -> Emitter {
         match Sink::udp(daemon) {
