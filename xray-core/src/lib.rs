@@ -156,8 +156,8 @@ pub use config::{
 #[cfg(any(test, feature = "testing"))]
 pub use emit::MemorySink;
 pub use emit::{
-    DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter, EmitterCounters, EmitterStats,
-    MAX_NESTING, MAX_UDP_PAYLOAD,
+    BATCH_NAME, DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter, EmitterCounters,
+    EmitterStats, MAX_NESTING, MAX_UDP_PAYLOAD,
 };
 pub use id::{IdError, SegmentId, TRACE_ID_LEN, TraceId};
 pub use json::document::write_document;

@@ -61,8 +61,12 @@ counters! {
     dropped_oversized,
     /// Documents that would have exceeded the datagram limit and were split or cut.
     oversized_documents,
-    /// Subsegments sent as their own document to keep their parent under the limit.
+    /// Subsegments sent outside their parent's document to keep it under the limit (alone, or
+    /// packed in a batch).
     subsegments_streamed,
+    /// Grouping subsegments ([`BATCH_NAME`](crate::BATCH_NAME)) sent to pack streamed
+    /// subsegments several to a datagram; they are the SDK's, not the user's entities.
+    batch_documents,
     /// Documents sent with one or more metadata values replaced by a truncation marker.
     documents_truncated,
     /// Metadata values replaced by a truncation marker.

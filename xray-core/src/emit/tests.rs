@@ -88,9 +88,16 @@ fn open_children_are_written_in_progress() {
     assert!((docs[0]["end_time"].as_f64().unwrap() - 1_700_000_000.000_002).abs() < 1e-7);
 }
 
-/// Gathers every entity of every document, with the id of its parent.
+/// Gathers every entity of every document, with the id of its parent; a batch stands for its
+/// parent, so its children are attributed to their real parent.
 fn flatten(doc: &Value, parent: Option<&str>, out: &mut Vec<(String, Option<String>)>) {
     let parent = doc["parent_id"].as_str().or(parent);
+    if doc["name"] == BATCH_NAME {
+        for c in doc["subsegments"].as_array().into_iter().flatten() {
+            flatten(c, parent, out);
+        }
+        return;
+    }
     out.push((
         doc["id"].as_str().unwrap().to_owned(),
         parent.map(str::to_owned),
@@ -314,4 +321,52 @@ fn deep_chains_are_split_so_strict_parsers_can_read_them() {
         let found = seen.iter().find(|(id, _)| *id == child).unwrap();
         assert_eq!(found.1.as_deref(), Some(parent.as_str()));
     }
+}
+
+#[test]
+fn ten_thousand_tiny_subsegments_are_packed_into_few_datagrams() {
+    let (emitter, sink) = Emitter::memory(DEFAULT_DATAGRAM_LIMIT);
+    let mut tree = EntityTree::new(trace());
+    let parent = SegmentId::parse_hex("53995c3f42cd8ad8").unwrap();
+    let h = tree.begin_detached_subsegment("## handler", parent, ts(0));
+    let mut expected = vec![(tree.id(h).unwrap().to_string(), Some(parent.to_string()))];
+    let handler_id = expected[0].0.clone();
+    for i in 0..9_999 {
+        let c = tree.begin_subsegment(h, "tiny", ts(i));
+        tree.end(c, ts(i + 1));
+        expected.push((tree.id(c).unwrap().to_string(), Some(handler_id.clone())));
+    }
+    tree.end(h, ts(20_000));
+    emitter.emit(&mut tree, h, &mut EmitBuffer::new());
+
+    let datagrams = sink.take();
+    // About 90 bytes a subsegment: some 700 fit a datagram, so 15 datagrams would do; one
+    // each (as before packing) would be nearly 10 000.
+    assert!(datagrams.len() <= 20, "{} datagrams", datagrams.len());
+    let mut seen = Vec::new();
+    let (mut batches, mut kept_in_handler) = (0, 0);
+    for d in &datagrams {
+        assert!(d.len() <= DEFAULT_DATAGRAM_LIMIT, "{} bytes", d.len());
+        let doc = body(d);
+        if doc["id"] == handler_id.as_str() {
+            kept_in_handler = doc["subsegments"].as_array().map_or(0, Vec::len) as u64;
+        }
+        if doc["name"] == BATCH_NAME {
+            batches += 1;
+            assert_eq!(doc["parent_id"], handler_id.as_str());
+            assert_eq!(doc["type"], "subsegment");
+            assert!(doc["end_time"].as_f64() >= doc["start_time"].as_f64());
+        }
+        flatten(&doc, None, &mut seen);
+    }
+    seen.sort();
+    expected.sort();
+    assert_eq!(
+        seen, expected,
+        "every subsegment arrives once, under its real parent"
+    );
+    let s = emitter.stats();
+    assert_eq!(s.batch_documents, batches);
+    assert_eq!(s.subsegments_streamed + kept_in_handler, 9_999);
+    assert_eq!(s.datagrams_handed_to_kernel, datagrams.len() as u64);
 }
