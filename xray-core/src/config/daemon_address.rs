@@ -103,6 +103,16 @@ impl std::str::FromStr for DaemonAddress {
     }
 }
 
+/// The UDP `host:port` of an address text (the single part, or the `udp:` one), unparsed.
+pub(crate) fn udp_text(s: &str) -> Option<&str> {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    match parts.as_slice() {
+        [one] => Some(one),
+        [a, b] => [a, b].into_iter().find_map(|p| strip_prefix_ci(p, "udp:")),
+        _ => None,
+    }
+}
+
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)

@@ -82,6 +82,11 @@ impl fmt::Display for ConfigWarning {
 pub struct Config {
     /// The daemon's UDP and TCP endpoints.
     pub daemon: DaemonAddress,
+    /// The UDP `host:port` of `AWS_XRAY_DAEMON_ADDRESS` when its name did not resolve at
+    /// configuration time: [`Tracer::new`](crate::Tracer::new) sends to `daemon.udp` (the
+    /// default) meanwhile and retries the name in the background (see
+    /// [`Emitter::udp_resolving`](crate::Emitter::udp_resolving)).
+    pub daemon_unresolved: Option<String>,
     /// Behaviour when there is no trace in scope.
     pub context_missing: ContextMissing,
     /// The kill switch: nothing is recorded or sent.
@@ -111,6 +116,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             daemon: DaemonAddress::default(),
+            daemon_unresolved: None,
             context_missing: ContextMissing::default(),
             disabled: false,
             service_name: SERVICE_UNDEFINED.to_owned(),
@@ -146,6 +152,31 @@ impl Config {
         if let Some(v) = lookup("AWS_XRAY_DAEMON_ADDRESS") {
             match v.parse::<DaemonAddress>() {
                 Ok(a) => c.daemon = a,
+                Err(e @ DaemonAddressError::Resolve(_)) => {
+                    // A sidecar's name may not exist yet: the UDP endpoint's is retried by the
+                    // emitter, off the hot path; segments go to the default meanwhile.
+                    let udp = daemon_address::udp_text(&v);
+                    let failed_host = match &e {
+                        DaemonAddressError::Resolve(h) => h.as_str(),
+                        _ => "",
+                    };
+                    if udp.and_then(|u| u.rsplit_once(':')).map(|(h, _)| h) == Some(failed_host) {
+                        c.daemon_unresolved = udp.map(str::to_owned);
+                    } else if let Some(Ok(a)) = udp.map(str::parse::<DaemonAddress>) {
+                        // Only the TCP (sampling) name failed.
+                        c.daemon.udp = a.udp;
+                    }
+                    let retry = if c.daemon_unresolved.is_some() {
+                        "; retrying the UDP endpoint in the background"
+                    } else {
+                        ""
+                    };
+                    warn(
+                        "AWS_XRAY_DAEMON_ADDRESS",
+                        &v,
+                        format!("{e}; using {DEFAULT_DAEMON}{retry}"),
+                    );
+                }
                 Err(e) => warn(
                     "AWS_XRAY_DAEMON_ADDRESS",
                     &v,
@@ -370,6 +401,33 @@ mod tests {
         let (c, w) = from(&[("AWS_XRAY_TRACING_NAME", "checkout")]);
         assert_eq!(c.tracing_name.as_deref(), Some("checkout"));
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn an_unresolved_daemon_name_is_kept_for_retrying() {
+        let (c, w) = from(&[("AWS_XRAY_DAEMON_ADDRESS", "xray-daemon.invalid:2000")]);
+        assert_eq!(c.daemon, DaemonAddress::default());
+        assert_eq!(
+            c.daemon_unresolved.as_deref(),
+            Some("xray-daemon.invalid:2000")
+        );
+        assert!(w[0].message.contains("retrying"), "{}", w[0]);
+        let (c, _) = from(&[(
+            "AWS_XRAY_DAEMON_ADDRESS",
+            "tcp:127.0.0.1:2000 udp:xray-daemon.invalid:2000",
+        )]);
+        assert_eq!(
+            c.daemon_unresolved.as_deref(),
+            Some("xray-daemon.invalid:2000")
+        );
+        // Only the TCP name fails: segments go where they were told, nothing to retry.
+        let (c, _) = from(&[(
+            "AWS_XRAY_DAEMON_ADDRESS",
+            "tcp:xray-daemon.invalid:2000 udp:127.0.0.3:2001",
+        )]);
+        assert_eq!(c.daemon_unresolved, None);
+        assert_eq!(c.daemon.udp.to_string(), "127.0.0.3:2001");
+        assert_eq!(c.daemon.tcp, DEFAULT_DAEMON);
     }
 
     #[test]

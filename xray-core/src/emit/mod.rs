@@ -16,6 +16,7 @@
 //! is invisible: [`EmitterStats::datagrams_known_lost`] is a lower bound.
 
 mod batch;
+mod resolve;
 mod sink;
 mod stats;
 

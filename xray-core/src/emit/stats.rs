@@ -57,6 +57,9 @@ counters! {
     sends_failed,
     /// Datagrams not sent because no socket could be opened.
     sends_without_socket,
+    /// Failed attempts to resolve a daemon host name that did not resolve at configuration
+    /// time (see [`Emitter::udp_resolving`](super::Emitter::udp_resolving)).
+    daemon_resolve_failures,
     /// Documents dropped because even their minimal form did not fit (never seen in practice).
     dropped_oversized,
     /// Documents that would have exceeded the datagram limit and were split or cut.

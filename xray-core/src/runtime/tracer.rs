@@ -81,6 +81,8 @@ impl Tracer {
     pub fn new(config: Config) -> Tracer {
         let emitter = if config.disabled {
             Emitter::disabled()
+        } else if let Some(name) = &config.daemon_unresolved {
+            Emitter::udp_resolving(config.daemon.udp, name, config.datagram_limit)
         } else {
             Emitter::udp(config.daemon.udp, config.datagram_limit)
         };
