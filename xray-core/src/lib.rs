@@ -1,6 +1,7 @@
 //! AWS X-Ray tracing for Rust, built for AWS Lambda: ids, the `X-Amzn-Trace-Id` header, the
 //! segment model, and an emitter that writes segment documents into reused buffers and sends
-//! them to the X-Ray daemon over UDP without allocating.
+//! them to the X-Ray daemon over UDP without allocating (once warm, with up to 256 invocations
+//! in flight; see `# Limitations`).
 //!
 //! # Lambda
 //!
@@ -120,6 +121,10 @@
 //! - A datagram never exceeds [`DEFAULT_DATAGRAM_LIMIT`] bytes (configurable, at most
 //!   65 507): larger documents are split into independent subsegments, then cut (see
 //!   [`Emitter`]).
+//! - Recordings are pooled for up to 256 invocations in flight at once; each one beyond that
+//!   allocates a recording and drops it afterwards (`TracerStats::recordings_allocated`).
+//! - UDP tells the sender only that the kernel took a datagram: see [`EmitterStats`] for what
+//!   the loss counters can and cannot know.
 //! - Service segments learn about the host from the environment and local files only; the
 //!   EC2 instance metadata service is never called (give the availability zone with
 //!   [`HostFacts::with_ec2`]).

@@ -121,6 +121,7 @@ mod tests {
 
     #[test]
     fn a_name_that_resolves_late_is_used_once_it_does() {
+        static DELAYS: [Duration; 5] = [Duration::from_millis(5); 5];
         let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
         daemon
             .set_read_timeout(Some(Duration::from_secs(5)))
@@ -131,7 +132,6 @@ mod tests {
             .unwrap()
             .local_addr()
             .unwrap();
-        static DELAYS: [Duration; 5] = [Duration::from_millis(5); 5];
         let mut calls = 0;
         let emitter = Emitter::udp_resolving_with(
             fallback,

@@ -228,6 +228,7 @@ fn the_minimal_form_is_the_last_resort() {
 
 #[test]
 fn a_missing_daemon_is_counted_not_raised() {
+    const N: u64 = 1_000;
     // Bind then drop a socket to get a port nobody listens on.
     let port = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -236,7 +237,6 @@ fn a_missing_daemon_is_counted_not_raised() {
     let emitter = Emitter::udp(port, DEFAULT_DATAGRAM_LIMIT);
     assert!(emitter.open_error().is_none());
     let mut buf = EmitBuffer::new();
-    const N: u64 = 1_000;
     for _ in 0..N {
         let mut tree = EntityTree::new(trace());
         let r = tree.begin_segment("nobody listens", None, ts(0));

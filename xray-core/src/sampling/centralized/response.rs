@@ -208,14 +208,16 @@ fn dechunk(
 mod tests {
     use super::*;
 
-    fn parse(raw: &str, eof: bool) -> Result<Option<(u16, Vec<u8>)>, CallError> {
+    type Parsed = Result<Option<(u16, Vec<u8>)>, CallError>;
+
+    fn parse(raw: &str, eof: bool) -> Parsed {
         let mut r = ResponseReader::default();
         r.feed(raw.as_bytes())?;
         r.poll(eof)
     }
 
     /// Feeds `raw` a byte at a time, polling after each, as a slow peer would.
-    fn trickle(raw: &[u8]) -> (Result<Option<(u16, Vec<u8>)>, CallError>, usize) {
+    fn trickle(raw: &[u8]) -> (Parsed, usize) {
         let mut r = ResponseReader::default();
         for (i, b) in raw.iter().enumerate() {
             r.feed(std::slice::from_ref(b)).unwrap();
