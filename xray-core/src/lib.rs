@@ -1,6 +1,7 @@
 //! AWS X-Ray tracing for Rust, built for AWS Lambda: ids, the `X-Amzn-Trace-Id` header, the
 //! segment model, and an emitter that writes segment documents into reused buffers and sends
-//! them to the X-Ray daemon over UDP without allocating.
+//! them to the X-Ray daemon over UDP without allocating (once warm, with up to 256 invocations
+//! in flight; see `# Limitations`).
 //!
 //! # Lambda
 //!
@@ -25,16 +26,22 @@
 //!     Ok(format!("registered {}", event.payload))
 //! }
 //!
-//! // In a function: `lambda_runtime::run(lambda_runtime::service_fn(handler)).await`.
-//! // Here, one invocation with the header Lambda would pass (sent to 127.0.0.1:2000 by
-//! // default; nothing needs to listen there).
+//! // In a function: `lambda_runtime::run(lambda_runtime::service_fn(handler)).await`, and
+//! // the tracer sends to `AWS_XRAY_DAEMON_ADDRESS`. Here, a daemon socket of our own and one
+//! // invocation with the header Lambda would pass.
+//! let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+//! let emitter = xray_core::Emitter::udp(daemon.local_addr().unwrap(), 64_000);
+//! let tracer = xray_core::Tracer::with_emitter(xray_core::Config::default(), emitter);
+//! assert!(xray_core::set_global(tracer).is_ok());
 //! let mut context = Context::default();
 //! context.xray_trace_id = Some(
 //!     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into(),
 //! );
 //! let out = xray_core::testing::poll_to_completion(handler(LambdaEvent::new("u-1".into(), context)));
 //! assert_eq!(out.unwrap(), "registered u-1");
-//! assert!(xray_core::global().stats().invocations_sampled >= 1);
+//! let mut buf = [0u8; 65_536];
+//! let n = daemon.recv(&mut buf).unwrap();
+//! assert!(std::str::from_utf8(&buf[..n]).unwrap().contains("\"name\":\"## handler\""));
 //! ```
 //!
 //! # Building documents by hand
@@ -114,6 +121,10 @@
 //! - A datagram never exceeds [`DEFAULT_DATAGRAM_LIMIT`] bytes (configurable, at most
 //!   65 507): larger documents are split into independent subsegments, then cut (see
 //!   [`Emitter`]).
+//! - Recordings are pooled for up to 256 invocations in flight at once; each one beyond that
+//!   allocates a recording and drops it afterwards (`TracerStats::recordings_allocated`).
+//! - UDP tells the sender only that the kernel took a datagram: see [`EmitterStats`] for what
+//!   the loss counters can and cannot know.
 //! - Service segments learn about the host from the environment and local files only; the
 //!   EC2 instance metadata service is never called (give the availability zone with
 //!   [`HostFacts::with_ec2`]).
@@ -150,8 +161,8 @@ pub use config::{
 #[cfg(any(test, feature = "testing"))]
 pub use emit::MemorySink;
 pub use emit::{
-    DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter, EmitterCounters, EmitterStats,
-    MAX_NESTING, MAX_UDP_PAYLOAD,
+    BATCH_NAME, DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter, EmitterCounters,
+    EmitterStats, MAX_NESTING, MAX_UDP_PAYLOAD,
 };
 pub use id::{IdError, SegmentId, TRACE_ID_LEN, TraceId};
 pub use json::document::write_document;
@@ -177,7 +188,7 @@ pub use runtime::tracer::{Tracer, TracerStats, global, set_global};
 pub use time::{Clock, ManualClock, Timestamp};
 pub use trace_header::{
     ENCODED_CAPACITY, EncodedHeader, ExtraFields, HEADER_NAME, Malformed, SamplingDecision,
-    TraceHeader,
+    TraceHeader, TraceHeaderStats, is_valid_extra_field, trace_header_stats,
 };
 #[cfg(feature = "validate")]
 pub use validate::{DatagramError, DocumentError, Report, Validator};

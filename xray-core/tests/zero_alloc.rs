@@ -156,8 +156,8 @@ fn building_writing_and_sending_a_realistic_document() {
 
     // The work was real: the datagrams arrived and hold the whole tree.
     let stats = emitter.stats();
-    assert_eq!(stats.datagrams_sent, 13);
-    assert_eq!(stats.datagrams_dropped(), 0);
+    assert_eq!(stats.datagrams_handed_to_kernel, 13);
+    assert_eq!(stats.datagrams_known_lost(), 0);
     let mut datagram = vec![0u8; 65_536];
     let len = daemon.recv(&mut datagram).unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&datagram[30..len]).unwrap();

@@ -135,8 +135,8 @@ fn a_warm_sampled_request_allocates_nothing() {
     let stats = service.tracer().stats();
     assert_eq!(stats.invocations_sampled, 26);
     assert_eq!(stats.invocations_unsampled, 10);
-    assert_eq!(stats.emitter.datagrams_sent, 26);
-    assert_eq!(stats.emitter.datagrams_dropped(), 0);
+    assert_eq!(stats.emitter.datagrams_handed_to_kernel, 26);
+    assert_eq!(stats.emitter.datagrams_known_lost(), 0);
     assert_eq!(stats.recordings_allocated, 1);
     let mut buf = vec![0u8; 65_536];
     let len = daemon.recv(&mut buf).unwrap();

@@ -313,19 +313,27 @@ fn streamed_subsegments_reassemble_under_their_parent() {
     tree.end(root, Timestamp::now());
     emitter.emit(&mut tree, root, &mut EmitBuffer::new());
 
-    let sent = emitter.stats().datagrams_sent;
+    let sent = emitter.stats().datagrams_handed_to_kernel;
     assert!(sent > 1, "{:#?}", emitter.stats());
     assert!(daemon.wait_for(sent, WAIT), "{:#?}", daemon.stats());
     let stats = daemon.stats();
     assert_eq!((stats.accepted, stats.rejected), (sent, 0), "{stats:#?}");
     let trace = daemon.trace(&tree.trace_id().to_string()).unwrap();
-    assert_eq!(trace.entities.len(), 31);
+    // Streamed children travel packed in the SDK's batch subsegments, children of the root.
+    let batches = trace
+        .entities
+        .values()
+        .filter(|e| e.name == xray_core::BATCH_NAME)
+        .count();
+    assert!(batches >= 1);
+    assert_eq!(trace.entities.len(), 31 + batches);
     let root_id = tree.id(root).unwrap().to_string();
     for child in children {
-        assert_eq!(
-            trace.parent_of(&tree.id(child).unwrap().to_string()),
-            Some(root_id.as_str())
-        );
+        let mut parent = trace.parent_of(&tree.id(child).unwrap().to_string());
+        if let Some(p) = parent.filter(|p| trace.entities[*p].name == xray_core::BATCH_NAME) {
+            parent = trace.parent_of(p);
+        }
+        assert_eq!(parent, Some(root_id.as_str()));
     }
     assert!(trace.parents_resolved(&[]));
     assert!(
@@ -335,7 +343,8 @@ fn streamed_subsegments_reassemble_under_their_parent() {
             .any(|e| e.origin == EntityOrigin::IndependentSubsegment)
     );
     assert_eq!(trace.roots().len(), 1);
-    assert_eq!(trace.children_of(&root_id).len(), 30);
+    let direct = trace.children_of(&root_id).len();
+    assert!(direct < 30 && direct >= batches, "{direct} direct children");
 }
 
 #[test]

@@ -123,7 +123,7 @@ pub fn run(settings: &Settings, daemon: &FakeDaemon) -> EmissionReport {
         }
         let elapsed = start.elapsed().as_secs_f64();
         let sent = emitter.stats().since(&before_emitter);
-        wait_accounted(daemon, &before_daemon, sent.datagrams_sent);
+        wait_accounted(daemon, &before_daemon, sent.datagrams_handed_to_kernel);
         let got = daemon.stats();
         let received = got.datagrams_received - before_daemon.datagrams_received;
         let kernel = match (got.kernel_drops, before_daemon.kernel_drops) {
@@ -133,18 +133,18 @@ pub fn run(settings: &Settings, daemon: &FakeDaemon) -> EmissionReport {
                 0
             }
         };
-        let lost = sent.datagrams_sent.saturating_sub(received);
+        let lost = sent.datagrams_handed_to_kernel.saturating_sub(received);
         let step = Step {
             offered_per_s: rate,
-            sent_per_s: sent.datagrams_sent as f64 / elapsed,
+            sent_per_s: sent.datagrams_handed_to_kernel as f64 / elapsed,
             received_per_s: received as f64 / elapsed,
             received_bytes_per_s: (got.bytes_received - before_daemon.bytes_received) as f64
                 / elapsed,
-            sent: sent.datagrams_sent,
+            sent: sent.datagrams_handed_to_kernel,
             received,
             lost,
             kernel_drops: kernel,
-            emitter_drops: sent.datagrams_dropped(),
+            emitter_drops: sent.datagrams_known_lost(),
             unaccounted: if readable {
                 lost.saturating_sub(kernel)
             } else {

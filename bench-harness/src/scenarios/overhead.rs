@@ -284,7 +284,7 @@ mod tests {
         let s = t.null.stats();
         assert_eq!(s.invocations_sampled, 1);
         assert_eq!(s.invocations_unsampled, 1);
-        assert_eq!(s.emitter.datagrams_sent, 1);
-        assert_eq!(t.disabled.stats().emitter.datagrams_sent, 0);
+        assert_eq!(s.emitter.datagrams_handed_to_kernel, 1);
+        assert_eq!(t.disabled.stats().emitter.datagrams_handed_to_kernel, 0);
     }
 }

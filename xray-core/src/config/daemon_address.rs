@@ -37,7 +37,8 @@ impl Default for DaemonAddress {
 pub enum DaemonAddressError {
     /// Empty, or more than two space-separated parts.
     Form,
-    /// A `host:port` part without a port, or with a port that is not a number.
+    /// A `host:port` part without a port, or with a port that is not a number from 1 to 65535
+    /// written in digits only.
     Port(String),
     /// A two-part form without both `tcp:` and `udp:`.
     Protocols,
@@ -52,7 +53,7 @@ impl fmt::Display for DaemonAddressError {
                 "expected `host:port` or `tcp:host:port udp:host:port` (one space between)",
             ),
             DaemonAddressError::Port(p) => {
-                write!(f, "`{p}` is not `host:port` with a numeric port")
+                write!(f, "`{p}` is not `host:port` with a port from 1 to 65535")
             }
             DaemonAddressError::Protocols => {
                 f.write_str("the two-part form needs one `tcp:host:port` and one `udp:host:port`")
@@ -102,6 +103,16 @@ impl std::str::FromStr for DaemonAddress {
     }
 }
 
+/// The UDP `host:port` of an address text (the single part, or the `udp:` one), unparsed.
+pub(crate) fn udp_text(s: &str) -> Option<&str> {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    match parts.as_slice() {
+        [one] => Some(one),
+        [a, b] => [a, b].into_iter().find_map(|p| strip_prefix_ci(p, "udp:")),
+        _ => None,
+    }
+}
+
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
@@ -109,15 +120,20 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 }
 
 fn host_port(s: &str) -> Result<SocketAddr, DaemonAddressError> {
-    if let Ok(addr) = s.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
     let (host, port) = s
         .rsplit_once(':')
         .ok_or_else(|| DaemonAddressError::Port(s.to_owned()))?;
+    // Digits only (`u16::from_str` takes a `+`), and not 0: nothing listens on port 0.
     let port: u16 = port
-        .parse()
-        .map_err(|_| DaemonAddressError::Port(s.to_owned()))?;
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| port.parse().ok())
+        .flatten()
+        .filter(|&p| p != 0)
+        .ok_or_else(|| DaemonAddressError::Port(s.to_owned()))?;
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
     // A leftover `:` means a protocol prefix or an IPv6 literal without brackets.
     if host.is_empty() || host.contains(':') {
         return Err(DaemonAddressError::Port(s.to_owned()));
@@ -192,6 +208,12 @@ mod tests {
             parse("127.0.0.1:99999"),
             Err(DaemonAddressError::Port(_))
         ));
+        for bad in ["127.0.0.1:0", "localhost:+2000", "[::1]:0", "localhost:-1"] {
+            assert!(
+                matches!(parse(bad), Err(DaemonAddressError::Port(_))),
+                "{bad}"
+            );
+        }
         assert!(matches!(
             parse("127.0.0.1:port"),
             Err(DaemonAddressError::Port(_))

@@ -3,7 +3,7 @@
 //! | variable | values | default |
 //! |---|---|---|
 //! | `AWS_XRAY_DAEMON_ADDRESS` | `host:port`, or `tcp:host:port udp:host:port` | `127.0.0.1:2000` |
-//! | `AWS_XRAY_CONTEXT_MISSING` | `LOG_ERROR`, `IGNORE_ERROR`, `RUNTIME_ERROR` (any case) | `LOG_ERROR` |
+//! | `AWS_XRAY_CONTEXT_MISSING` | `LOG_ERROR`, `IGNORE_ERROR`, `RUNTIME_ERROR` (any case; see [`ContextMissing`]) | `LOG_ERROR` |
 //! | `AWS_XRAY_SDK_DISABLED` | `true` / `false` (also `1`/`0`, `yes`/`no`, `on`/`off`) | `false` |
 //! | `POWERTOOLS_TRACE_DISABLED` | as above | `false` |
 //! | `AWS_XRAY_SDK_ENABLED` | as above (`false` disables) | `true` |
@@ -16,7 +16,10 @@
 //! A value that cannot be read never stops the program: it produces a [`ConfigWarning`] that
 //! names the variable, the value, and the default used instead.
 
+mod context_missing;
 mod daemon_address;
+
+pub(crate) use context_missing::CONTEXT_MISSING_LOG;
 
 pub use daemon_address::{DEFAULT_DAEMON, DaemonAddress, DaemonAddressError};
 
@@ -28,14 +31,20 @@ pub const SERVICE_UNDEFINED: &str = "service_undefined";
 /// What happens when code records with no trace in scope (`AWS_XRAY_CONTEXT_MISSING`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ContextMissing {
-    /// Log once per kind of problem to stderr and carry on (the default in every SDK).
+    /// Log a line to stderr and carry on (the default in every SDK). At most 10 lines a minute
+    /// are written; the others are counted (`TracerStats::context_missing`) and the next line
+    /// written says how many were left out.
     #[default]
     LogError,
-    /// Carry on silently.
+    /// Carry on silently (still counted).
     IgnoreError,
-    /// Make the recording call return an error. The SDKs in other languages throw; in Rust a
-    /// panic inside a user's handler is never acceptable, so the strictest mode is an `Err`
-    /// from the explicit APIs plus an error log.
+    /// Accepted for compatibility; behaves as [`ContextMissing::LogError`]. The SDKs in other
+    /// languages throw; here a panic inside a user's handler is never acceptable, so nothing
+    /// is raised. Code that must know uses the `try_*` functions
+    /// ([`try_put_annotation`](crate::try_put_annotation),
+    /// [`try_put_metadata`](crate::try_put_metadata)), which return
+    /// `Err(RecordError::NoEntity)` outside a recorded invocation in every mode. Lines are
+    /// rate-limited as in `LogError`.
     RuntimeError,
 }
 
@@ -73,6 +82,11 @@ impl fmt::Display for ConfigWarning {
 pub struct Config {
     /// The daemon's UDP and TCP endpoints.
     pub daemon: DaemonAddress,
+    /// The UDP `host:port` of `AWS_XRAY_DAEMON_ADDRESS` when its name did not resolve at
+    /// configuration time: [`Tracer::new`](crate::Tracer::new) sends to `daemon.udp` (the
+    /// default) meanwhile and retries the name in the background (see
+    /// [`Emitter::udp_resolving`](crate::Emitter::udp_resolving)).
+    pub daemon_unresolved: Option<String>,
     /// Behaviour when there is no trace in scope.
     pub context_missing: ContextMissing,
     /// The kill switch: nothing is recorded or sent.
@@ -102,6 +116,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             daemon: DaemonAddress::default(),
+            daemon_unresolved: None,
             context_missing: ContextMissing::default(),
             disabled: false,
             service_name: SERVICE_UNDEFINED.to_owned(),
@@ -137,6 +152,31 @@ impl Config {
         if let Some(v) = lookup("AWS_XRAY_DAEMON_ADDRESS") {
             match v.parse::<DaemonAddress>() {
                 Ok(a) => c.daemon = a,
+                Err(e @ DaemonAddressError::Resolve(_)) => {
+                    // A sidecar's name may not exist yet: the UDP endpoint's is retried by the
+                    // emitter, off the hot path; segments go to the default meanwhile.
+                    let udp = daemon_address::udp_text(&v);
+                    let failed_host = match &e {
+                        DaemonAddressError::Resolve(h) => h.as_str(),
+                        _ => "",
+                    };
+                    if udp.and_then(|u| u.rsplit_once(':')).map(|(h, _)| h) == Some(failed_host) {
+                        c.daemon_unresolved = udp.map(str::to_owned);
+                    } else if let Some(Ok(a)) = udp.map(str::parse::<DaemonAddress>) {
+                        // Only the TCP (sampling) name failed.
+                        c.daemon.udp = a.udp;
+                    }
+                    let retry = if c.daemon_unresolved.is_some() {
+                        "; retrying the UDP endpoint in the background"
+                    } else {
+                        ""
+                    };
+                    warn(
+                        "AWS_XRAY_DAEMON_ADDRESS",
+                        &v,
+                        format!("{e}; using {DEFAULT_DAEMON}{retry}"),
+                    );
+                }
                 Err(e) => warn(
                     "AWS_XRAY_DAEMON_ADDRESS",
                     &v,
@@ -204,6 +244,17 @@ impl Config {
                     v,
                     format!("empty; using {SERVICE_UNDEFINED}"),
                 );
+            } else if !crate::annotation::is_valid_metadata_namespace(v) {
+                // The name is also the metadata namespace, and `AWS.` ones are refused: every
+                // response, error and `put_metadata` would be lost.
+                warn(
+                    "POWERTOOLS_SERVICE_NAME",
+                    v,
+                    format!(
+                        "names starting with `AWS.` are reserved for metadata namespaces; \
+                         using {SERVICE_UNDEFINED}"
+                    ),
+                );
             } else {
                 v.clone_into(&mut c.service_name);
             }
@@ -211,7 +262,18 @@ impl Config {
         if let Some(v) = lookup("AWS_XRAY_TRACING_NAME") {
             let v = v.trim();
             if !v.is_empty() {
-                c.tracing_name = Some(v.to_owned());
+                let mut name = String::new();
+                if crate::name::sanitize_name_into(v, &mut name) {
+                    warn(
+                        "AWS_XRAY_TRACING_NAME",
+                        v,
+                        format!(
+                            "not a valid segment name (characters outside the allowed set, or \
+                             over 200 characters); using `{name}`"
+                        ),
+                    );
+                }
+                c.tracing_name = Some(name);
             }
         }
         c.in_lambda = lookup("LAMBDA_TASK_ROOT").is_some_and(|v| !v.is_empty());
@@ -231,90 +293,4 @@ pub(crate) fn parse_bool(v: &str) -> Option<bool> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn from(pairs: &[(&str, &str)]) -> (Config, Vec<ConfigWarning>) {
-        Config::from_lookup(|k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
-        })
-    }
-
-    #[test]
-    fn empty_environment_gives_defaults() {
-        let (c, w) = from(&[]);
-        assert_eq!(c, Config::default());
-        assert!(w.is_empty());
-        assert_eq!(c.service_name, "service_undefined");
-        assert!(!c.disabled);
-    }
-
-    #[test]
-    fn reads_every_variable() {
-        let (c, w) = from(&[
-            (
-                "AWS_XRAY_DAEMON_ADDRESS",
-                "udp:127.0.0.1:3000 tcp:127.0.0.1:3001",
-            ),
-            ("AWS_XRAY_CONTEXT_MISSING", " runtime_error "),
-            ("POWERTOOLS_SERVICE_NAME", "orders"),
-            ("POWERTOOLS_TRACER_CAPTURE_RESPONSE", "FALSE"),
-            ("POWERTOOLS_TRACER_CAPTURE_ERROR", "0"),
-            ("AWS_XRAY_TRACING_NAME", "checkout"),
-            ("AWS_XRAY_NOOP_ID", "false"),
-            ("LAMBDA_TASK_ROOT", "/var/task"),
-            ("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency"),
-        ]);
-        assert!(w.is_empty(), "{w:?}");
-        assert_eq!(c.daemon.udp.port(), 3000);
-        assert_eq!(c.daemon.tcp.port(), 3001);
-        assert_eq!(c.context_missing, ContextMissing::RuntimeError);
-        assert_eq!(c.service_name, "orders");
-        assert!(!c.capture_response && !c.capture_error && !c.noop_ids);
-        assert_eq!(c.tracing_name.as_deref(), Some("checkout"));
-        assert!(c.in_lambda && c.provisioned_concurrency);
-    }
-
-    #[test]
-    fn kill_switches() {
-        for pairs in [
-            [("AWS_XRAY_SDK_DISABLED", "true")],
-            [("POWERTOOLS_TRACE_DISABLED", "1")],
-            [("AWS_XRAY_SDK_ENABLED", "off")],
-        ] {
-            assert!(from(&pairs).0.disabled, "{pairs:?}");
-        }
-        assert!(!from(&[("AWS_XRAY_SDK_DISABLED", "false")]).0.disabled);
-    }
-
-    #[test]
-    fn bad_values_warn_and_fall_back() {
-        let (c, w) = from(&[
-            ("AWS_XRAY_DAEMON_ADDRESS", "tcp:1.2.3.4:5"),
-            ("AWS_XRAY_CONTEXT_MISSING", "PANIC"),
-            ("AWS_XRAY_SDK_DISABLED", "maybe"),
-            ("POWERTOOLS_TRACER_CAPTURE_RESPONSE", "sometimes"),
-            ("AWS_XRAY_NOOP_ID", "?"),
-            ("POWERTOOLS_SERVICE_NAME", "  "),
-        ]);
-        let vars: Vec<_> = w.iter().map(|w| w.variable).collect();
-        assert_eq!(
-            vars,
-            [
-                "AWS_XRAY_DAEMON_ADDRESS",
-                "AWS_XRAY_CONTEXT_MISSING",
-                "AWS_XRAY_SDK_DISABLED",
-                "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
-                "AWS_XRAY_NOOP_ID",
-                "POWERTOOLS_SERVICE_NAME",
-            ]
-        );
-        assert_eq!(c.daemon, DaemonAddress::default());
-        assert_eq!(c.context_missing, ContextMissing::LogError);
-        assert!(!c.disabled && c.capture_response && c.noop_ids);
-        assert!(w[0].message.contains("127.0.0.1:2000"), "{}", w[0]);
-    }
-}
+mod tests;

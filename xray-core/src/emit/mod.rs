@@ -1,15 +1,26 @@
 //! The emitter: writes entity trees into datagrams that never exceed the limit, and sends them.
 //!
 //! A datagram is the header line `{"format":"json","version":1}`, a newline, and one document.
-//! When a document would not fit, its closed child subtrees are sent first as independent
-//! subsegments (largest first, recursively), and the parent is written again without them. If
+//! When a document would not fit, its closed child subtrees are sent first (largest first,
+//! recursively): packed several to a datagram as the children of a [`BATCH_NAME`] subsegment
+//! where they fit, as independent subsegments where they do not; then the parent is written
+//! again without them. If
 //! an entity alone is still too large, its metadata values are replaced by truncation markers
 //! (largest cut first), and as a last resort it is sent in a minimal form: ids, times and
 //! flags. Every split, cut and loss is counted in [`EmitterStats`].
+//!
+//! What UDP can tell: a send says only that the kernel took the datagram
+//! (`datagrams_handed_to_kernel`) or refused it (`sends_would_block`, `sends_refused`,
+//! `sends_failed`). A closed daemon port is learned one send late (the ICMP answer to one
+//! datagram fails the next send), and a daemon that does not read, or a network that drops,
+//! is invisible: [`EmitterStats::datagrams_known_lost`] is a lower bound.
 
+mod batch;
+mod resolve;
 mod sink;
 mod stats;
 
+pub use batch::BATCH_NAME;
 #[cfg(any(test, feature = "testing"))]
 pub use sink::MemorySink;
 pub use stats::{EmitterCounters, EmitterStats};
@@ -85,7 +96,7 @@ impl EmitBuffer {
 /// let mut buf = [0u8; 65_536];
 /// let n = listener.recv(&mut buf).unwrap();
 /// assert!(buf[..n].starts_with(b"{\"format\":\"json\",\"version\":1}\n{\"name\":\"checkout\""));
-/// assert_eq!(emitter.stats().datagrams_sent, 1);
+/// assert_eq!(emitter.stats().datagrams_handed_to_kernel, 1);
 /// ```
 #[derive(Debug, Clone)]
 pub struct Emitter {
@@ -113,7 +124,7 @@ impl Emitter {
     }
 
     /// An emitter sending to `daemon` over UDP. If no socket can be opened, the emitter still
-    /// works and counts every datagram in `dropped_no_socket`; [`Emitter::open_error`] says why.
+    /// works and counts every datagram in `sends_without_socket`; [`Emitter::open_error`] says why.
     /// `limit` is clamped to at most 65 507 bytes.
     pub fn udp(daemon: SocketAddr, limit: usize) -> Emitter {
         match Sink::udp(daemon) {
@@ -222,10 +233,7 @@ impl Emitter {
             let Some(chosen) = choose_children(tree, &buf.spans, len - limit) else {
                 return self.emit_cut(tree, i, buf);
             };
-            for child in chosen {
-                EmitterCounters::bump(&c.subsegments_streamed);
-                self.emit_subtree(tree, child, buf);
-            }
+            self.stream_children(tree, i, &chosen, buf);
         }
         self.inner.sink.send(&buf.datagram, c);
         tree.node_mut(i).emission = Emission::Sent;
@@ -306,9 +314,13 @@ impl Emitter {
     }
 }
 
-/// Picks closed child subtrees, largest first, whose removal sheds at least `excess` bytes.
-/// Returns `None` when no closed child can be streamed.
-fn choose_children(tree: &EntityTree, spans: &[(u32, usize)], excess: usize) -> Option<Vec<u32>> {
+/// Picks closed child subtrees, largest first, whose removal sheds at least `excess` bytes;
+/// with their embedded sizes. Returns `None` when no closed child can be streamed.
+fn choose_children(
+    tree: &EntityTree,
+    spans: &[(u32, usize)],
+    excess: usize,
+) -> Option<Vec<(u32, usize)>> {
     let mut candidates: Vec<(u32, usize)> = spans
         .iter()
         .copied()
@@ -321,7 +333,7 @@ fn choose_children(tree: &EntityTree, spans: &[(u32, usize)], excess: usize) -> 
     let mut shed = 0;
     let mut chosen = Vec::new();
     for (c, len) in candidates {
-        chosen.push(c);
+        chosen.push((c, len));
         // +1 for the comma that goes with the child.
         shed += len + 1;
         if shed >= excess {

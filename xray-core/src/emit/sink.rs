@@ -46,9 +46,9 @@ impl Sink {
                 Ok(_) => true,
                 Err(e) => {
                     let c = match e.kind() {
-                        io::ErrorKind::WouldBlock => &counters.dropped_would_block,
-                        io::ErrorKind::ConnectionRefused => &counters.dropped_refused,
-                        _ => &counters.dropped_send_error,
+                        io::ErrorKind::WouldBlock => &counters.sends_would_block,
+                        io::ErrorKind::ConnectionRefused => &counters.sends_refused,
+                        _ => &counters.sends_failed,
                     };
                     EmitterCounters::bump(c);
                     false
@@ -60,7 +60,7 @@ impl Sink {
                 true
             }
             Sink::Unavailable => {
-                EmitterCounters::bump(&counters.dropped_no_socket);
+                EmitterCounters::bump(&counters.sends_without_socket);
                 false
             }
             Sink::Disabled => false,
@@ -68,9 +68,9 @@ impl Sink {
             Sink::Null => true,
         };
         if ok {
-            EmitterCounters::bump(&counters.datagrams_sent);
+            EmitterCounters::bump(&counters.datagrams_handed_to_kernel);
             counters
-                .bytes_sent
+                .bytes_handed_to_kernel
                 .fetch_add(datagram.len() as u64, Relaxed);
             counters
                 .largest_datagram

@@ -41,24 +41,35 @@ macro_rules! counters {
 counters! {
     /// Documents handed to the emitter (each may become several datagrams).
     documents,
-    /// Datagrams the socket accepted.
-    datagrams_sent,
+    /// Datagrams the socket accepted: handed to the kernel, which is all a UDP send can tell.
+    /// A datagram counted here may still be lost (see [`EmitterStats::datagrams_known_lost`]).
+    datagrams_handed_to_kernel,
     /// Bytes in those datagrams, headers included.
-    bytes_sent,
-    /// Datagrams lost because the socket buffer was full (`EWOULDBLOCK`).
-    dropped_would_block,
-    /// Datagrams lost because nothing listens at the daemon address (`ECONNREFUSED`).
-    dropped_refused,
-    /// Datagrams lost to any other send error.
-    dropped_send_error,
+    bytes_handed_to_kernel,
+    /// Sends refused because the socket buffer was full (`EWOULDBLOCK`): that datagram is lost.
+    sends_would_block,
+    /// Sends that failed with `ECONNREFUSED`: the daemon's host answered an *earlier*
+    /// datagram with an ICMP "port unreachable" (nothing listens), and the kernel reports it
+    /// on this send. This datagram is lost, and so is at least one earlier datagram already
+    /// counted in `datagrams_handed_to_kernel`.
+    sends_refused,
+    /// Sends that failed with any other error: that datagram is lost.
+    sends_failed,
     /// Datagrams not sent because no socket could be opened.
-    dropped_no_socket,
+    sends_without_socket,
+    /// Failed attempts to resolve a daemon host name that did not resolve at configuration
+    /// time (see [`Emitter::udp_resolving`](super::Emitter::udp_resolving)).
+    daemon_resolve_failures,
     /// Documents dropped because even their minimal form did not fit (never seen in practice).
     dropped_oversized,
     /// Documents that would have exceeded the datagram limit and were split or cut.
     oversized_documents,
-    /// Subsegments sent as their own document to keep their parent under the limit.
+    /// Subsegments sent outside their parent's document to keep it under the limit (alone, or
+    /// packed in a batch).
     subsegments_streamed,
+    /// Grouping subsegments ([`BATCH_NAME`](crate::BATCH_NAME)) sent to pack streamed
+    /// subsegments several to a datagram; they are the SDK's, not the user's entities.
+    batch_documents,
     /// Documents sent with one or more metadata values replaced by a truncation marker.
     documents_truncated,
     /// Metadata values replaced by a truncation marker.
@@ -113,11 +124,18 @@ impl EmitterCounters {
 }
 
 impl EmitterStats {
-    /// Datagrams lost after the emitter tried to send them.
-    pub fn datagrams_dropped(&self) -> u64 {
-        self.dropped_would_block
-            + self.dropped_refused
-            + self.dropped_send_error
-            + self.dropped_no_socket
+    /// Datagrams known to be lost after the emitter tried to send them: every failed send,
+    /// plus, for each refused send, the earlier datagram whose refusal it reports.
+    ///
+    /// A lower bound. UDP has no delivery receipt: a daemon that is not reading (its receive
+    /// buffer full), a network drop, or a port closed on a host that sends no ICMP replies all
+    /// lose datagrams that were counted as handed to the kernel, and nothing on the sending
+    /// side can see it. Several refusals that arrive between two sends surface as one error.
+    /// Compare with the daemon's own counts where the loss matters.
+    pub fn datagrams_known_lost(&self) -> u64 {
+        self.sends_would_block
+            + 2 * self.sends_refused
+            + self.sends_failed
+            + self.sends_without_socket
     }
 }

@@ -36,6 +36,12 @@ pub(crate) fn write_top(tree: &EntityTree, i: u32, out: &mut Vec<u8>, opts: &mut
     write_entity(tree, i, out, true, opts);
 }
 
+/// Writes the subtree of `i` as an embedded child (no `trace_id`, `parent_id` or `type`), for
+/// documents the emitter assembles itself.
+pub(crate) fn write_embedded(tree: &EntityTree, i: u32, out: &mut Vec<u8>) {
+    write_entity(tree, i, out, false, &mut WriteOptions::default());
+}
+
 fn write_entity(
     tree: &EntityTree,
     i: u32,

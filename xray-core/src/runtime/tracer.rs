@@ -18,9 +18,6 @@ use super::state::InvocationState;
 /// are dropped afterwards.
 const POOL_LIMIT: usize = 256;
 
-/// Context-missing messages written to stderr before going quiet (the count goes on).
-const CONTEXT_MISSING_LOG_LIMIT: u64 = 10;
-
 /// The process-wide tracing entry point: configuration, emitter, clock, and recycled
 /// per-invocation recordings.
 ///
@@ -84,6 +81,8 @@ impl Tracer {
     pub fn new(config: Config) -> Tracer {
         let emitter = if config.disabled {
             Emitter::disabled()
+        } else if let Some(name) = &config.daemon_unresolved {
+            Emitter::udp_resolving(config.daemon.udp, name, config.datagram_limit)
         } else {
             Emitter::udp(config.daemon.udp, config.datagram_limit)
         };
@@ -186,22 +185,13 @@ impl Tracer {
     #[cold]
     #[inline(never)]
     pub(crate) fn context_missing(&self, what: &str) {
-        let n = self.inner.counters.context_missing.fetch_add(1, Relaxed) + 1;
-        let log = match self.inner.config.context_missing {
-            ContextMissing::IgnoreError => false,
-            ContextMissing::LogError => n <= CONTEXT_MISSING_LOG_LIMIT,
-            ContextMissing::RuntimeError => true,
-        };
-        if log {
-            eprintln!(
-                "[xray] no trace in scope: `{what}` is not recorded (call it inside a \
+        self.inner.counters.context_missing.fetch_add(1, Relaxed);
+        // Every mode but IGNORE_ERROR logs, rate-limited (see `ContextMissing::RuntimeError`).
+        if self.inner.config.context_missing != ContextMissing::IgnoreError {
+            crate::config::CONTEXT_MISSING_LOG.log(format_args!(
+                "no trace in scope: `{what}` is not recorded (call it inside a \
                  #[capture_lambda_handler] handler, or pass a Handle to other tasks and threads)"
-            );
-            if n == CONTEXT_MISSING_LOG_LIMIT
-                && self.inner.config.context_missing == ContextMissing::LogError
-            {
-                eprintln!("[xray] further context-missing messages are counted, not logged");
-            }
+            ));
         }
     }
 }

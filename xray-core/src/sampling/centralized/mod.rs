@@ -3,6 +3,7 @@
 
 mod client;
 mod poller;
+mod response;
 mod rule_set;
 mod stats;
 mod striped;
@@ -210,7 +211,8 @@ impl CentralizedSampler {
         stats.rules_loaded = s.rules.snapshot().rules.len() as u64;
         let last = s.last_refresh.load(Relaxed);
         stats.last_refresh = (last != 0).then_some(Timestamp::from_micros(last));
-        stats.using_fallback = !s.rules_usable(s.clock.now());
+        // Fresh rules that are all unusable (or none at all) decide nothing either.
+        stats.using_fallback = stats.rules_loaded == 0 || !s.rules_usable(s.clock.now());
         stats
     }
 

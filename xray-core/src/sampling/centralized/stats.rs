@@ -35,8 +35,8 @@ macro_rules! counters {
             pub rules_loaded: u64,
             /// When rules were last fetched successfully.
             pub last_refresh: Option<Timestamp>,
-            /// Decisions currently come from the fallback sampler (no rules yet, or the last
-            /// refresh is older than the manifest TTL).
+            /// Decisions currently come from the fallback sampler (no rules yet, none of the
+            /// rules fetched usable, or the last refresh older than the manifest TTL).
             pub using_fallback: bool,
         }
 

@@ -68,6 +68,20 @@ fn name_of(o: Outcome) -> Option<String> {
 }
 
 #[test]
+fn zero_usable_rules_report_the_fallback() {
+    let body = rules_body(&[with(rule("v2", 1, 1.0, 0), "Version", json!(2))]);
+    let proxy = StandIn::start(move |_, _| Reply::Body(200, body.clone()));
+    let c = clock();
+    let s = CentralizedSampler::start(proxy.addr(), LocalSampler::default(), options(&c));
+    wait_for("rules", || s.stats().rules_refreshes == 1);
+    let stats = s.stats();
+    assert_eq!((stats.rules_loaded, stats.rules_skipped), (0, 1));
+    assert!(stats.using_fallback, "{stats:?}");
+    let o = s.decide(&SamplingRequest::http("h", "GET", "/"));
+    assert_eq!(o.rule_name, None);
+}
+
+#[test]
 fn matches_rules_by_priority_then_name_with_service_fields() {
     let body = rules_body(&[
         rule("Default", 10000, 0.0, 0),

@@ -1,0 +1,197 @@
+//! A daemon host name that did not resolve at configuration time (`xray-daemon:2000` before
+//! the sidecar's DNS entry exists) is retried off the hot path, a bounded number of times.
+//!
+//! Meanwhile the socket stays connected to the documented fallback (`127.0.0.1:2000`); once the
+//! name resolves, the same socket is connected to it, so sends never wait on DNS.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use super::{Emitter, Inner, Sink};
+
+/// Waits between attempts: about five minutes in all, then the fallback stays.
+pub(crate) const RETRY_DELAYS: [Duration; 10] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(16),
+    Duration::from_secs(32),
+    Duration::from_secs(60),
+    Duration::from_secs(60),
+    Duration::from_secs(60),
+    Duration::from_secs(60),
+];
+
+/// Resolves `host:port`, preferring IPv4 (the socket is bound for the fallback's family).
+pub(crate) fn resolve(host_port: &str) -> io::Result<SocketAddr> {
+    let addrs: Vec<SocketAddr> = host_port.to_socket_addrs()?.collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))
+}
+
+impl Emitter {
+    /// Like [`Emitter::udp`] to `fallback`, while resolving `host_port` in a background
+    /// thread (at most 10 attempts over about five minutes); once it resolves, datagrams go
+    /// there. Failed attempts are counted in `daemon_resolve_failures`.
+    pub fn udp_resolving(fallback: SocketAddr, host_port: &str, limit: usize) -> Emitter {
+        Emitter::udp_resolving_with(
+            fallback,
+            host_port.to_owned(),
+            limit,
+            &RETRY_DELAYS,
+            resolve,
+        )
+    }
+
+    pub(crate) fn udp_resolving_with(
+        fallback: SocketAddr,
+        host_port: String,
+        limit: usize,
+        delays: &'static [Duration],
+        mut resolver: impl FnMut(&str) -> io::Result<SocketAddr> + Send + 'static,
+    ) -> Emitter {
+        let emitter = Emitter::udp(fallback, limit);
+        let Sink::Udp(socket) = &emitter.inner.sink else {
+            return emitter;
+        };
+        let Ok(socket) = socket.try_clone() else {
+            emitter
+                .inner
+                .counters
+                .daemon_resolve_failures
+                .fetch_add(1, Relaxed);
+            return emitter;
+        };
+        let weak = Arc::downgrade(&emitter.inner);
+        let spawned = std::thread::Builder::new()
+            .name("xray-resolve".into())
+            .spawn(move || retry(&weak, &socket, &host_port, delays, &mut resolver));
+        if spawned.is_err() {
+            emitter
+                .inner
+                .counters
+                .daemon_resolve_failures
+                .fetch_add(1, Relaxed);
+        }
+        emitter
+    }
+}
+
+fn retry(
+    emitter: &Weak<Inner>,
+    socket: &UdpSocket,
+    host_port: &str,
+    delays: &[Duration],
+    resolver: &mut dyn FnMut(&str) -> io::Result<SocketAddr>,
+) {
+    for delay in delays {
+        std::thread::sleep(*delay);
+        // The emitter is gone: nobody would send there.
+        let Some(inner) = emitter.upgrade() else {
+            return;
+        };
+        match resolver(host_port).and_then(|addr| socket.connect(addr).map(|()| addr)) {
+            Ok(addr) => {
+                eprintln!("[xray] daemon address {host_port} resolved to {addr}; sending there");
+                return;
+            }
+            Err(_) => {
+                inner.counters.daemon_resolve_failures.fetch_add(1, Relaxed);
+            }
+        }
+    }
+    eprintln!(
+        "[xray] daemon address {host_port} still does not resolve; segments keep going to the \
+         fallback address"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emit::EmitBuffer;
+
+    #[test]
+    fn a_name_that_resolves_late_is_used_once_it_does() {
+        static DELAYS: [Duration; 5] = [Duration::from_millis(5); 5];
+        let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+        daemon
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let target = daemon.local_addr().unwrap();
+        // The fallback: a port nobody listens on.
+        let fallback = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let mut calls = 0;
+        let emitter = Emitter::udp_resolving_with(
+            fallback,
+            "xray-daemon:2000".into(),
+            64_000,
+            &DELAYS,
+            move |name| {
+                assert_eq!(name, "xray-daemon:2000");
+                calls += 1;
+                if calls <= 2 {
+                    Err(io::Error::new(io::ErrorKind::NotFound, "not yet"))
+                } else {
+                    Ok(target)
+                }
+            },
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while emitter.stats().daemon_resolve_failures < 2 {
+            assert!(std::time::Instant::now() < deadline, "no retries");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // The third attempt connects: from then on, datagrams reach the daemon.
+        daemon
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let n = loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never reached the daemon"
+            );
+            emitter.send_raw_document(b"{\"name\":\"late\"}", &mut EmitBuffer::new());
+            if let Ok(n) = daemon.recv(&mut buf) {
+                break n;
+            }
+        };
+        assert!(buf[..n].ends_with(b"{\"name\":\"late\"}"));
+        assert_eq!(emitter.stats().daemon_resolve_failures, 2);
+    }
+
+    #[test]
+    fn attempts_are_bounded() {
+        static DELAYS: [Duration; 3] = [Duration::from_millis(1); 3];
+        let fallback = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let emitter = Emitter::udp_resolving_with(
+            fallback,
+            "nowhere.invalid:2000".into(),
+            64_000,
+            &DELAYS,
+            |_| Err(io::Error::new(io::ErrorKind::NotFound, "never")),
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while emitter.stats().daemon_resolve_failures < 3 {
+            assert!(std::time::Instant::now() < deadline, "no retries");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(emitter.stats().daemon_resolve_failures, 3);
+    }
+}
