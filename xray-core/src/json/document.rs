@@ -437,38 +437,29 @@ fn write_annotations(n: &Entity, out: &mut Vec<u8>) {
 }
 
 fn write_metadata(tree: &EntityTree, n: &Entity, out: &mut Vec<u8>, opts: &mut WriteOptions<'_>) {
-    let entries = n.metadata.as_slice();
-    if entries.iter().all(|e| e.dead) {
+    let md = &n.metadata;
+    if md.is_empty() && n.over_budget == 0 {
         return;
     }
     out.extend_from_slice(b",\"metadata\":{");
     let mut first_ns = true;
-    for (i, e) in entries.iter().enumerate() {
-        if e.dead
-            || entries[..i]
-                .iter()
-                .any(|p| !p.dead && p.namespace == e.namespace)
-        {
-            continue;
-        }
+    let mut marked = false;
+    for ns in md.namespaces.iter() {
         if !first_ns {
             out.push(b',');
         }
         first_ns = false;
-        w::string(out, &e.namespace);
+        w::string(out, &ns.name);
         out.extend_from_slice(b":{");
         let mut first = true;
-        for m in entries[i..]
-            .iter()
-            .filter(|m| !m.dead && m.namespace == e.namespace)
-        {
+        for m in md.group(ns) {
             if !first {
                 out.push(b',');
             }
             first = false;
             w::string(out, &m.key);
             out.push(b':');
-            let value = &tree.meta[m.start as usize..m.end as usize];
+            let value = tree.meta.value(m);
             match opts.metadata_value_limit {
                 Some(limit) if m.len() > limit => {
                     opts.truncated_values += 1;
@@ -477,9 +468,37 @@ fn write_metadata(tree: &EntityTree, n: &Entity, out: &mut Vec<u8>, opts: &mut W
                 _ => out.extend_from_slice(value),
             }
         }
+        if ns.name == SDK_NAMESPACE {
+            marked = write_sdk_marks(n, out, first);
+        }
+        out.push(b'}');
+    }
+    if !marked && n.over_budget > 0 {
+        if !first_ns {
+            out.push(b',');
+        }
+        w::string(out, SDK_NAMESPACE);
+        out.extend_from_slice(b":{");
+        write_sdk_marks(n, out, true);
         out.push(b'}');
     }
     out.push(b'}');
+}
+
+/// The metadata namespace of the SDK's own notes about an entity.
+const SDK_NAMESPACE: &str = "xray_sdk";
+
+/// Writes the entity's notes into the open `xray_sdk` namespace object; true when any.
+fn write_sdk_marks(n: &Entity, out: &mut Vec<u8>, first: bool) -> bool {
+    if n.over_budget == 0 {
+        return false;
+    }
+    if !first {
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"entries_over_budget\":");
+    w::u64(out, u64::from(n.over_budget));
+    true
 }
 
 /// `{"truncated":true,"original_bytes":N,"head":"<first bytes of the JSON text>"}`.

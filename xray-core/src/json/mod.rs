@@ -1,5 +1,6 @@
 //! JSON output: primitives, full documents, and the minimal form used as a last resort.
 
+pub(crate) mod depth;
 pub(crate) mod document;
 pub(crate) mod minimal;
 pub(crate) mod writer;
