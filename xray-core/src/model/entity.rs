@@ -186,6 +186,17 @@ const PRECURSORS_KEEP: usize = 64;
 impl Entity {
     /// Frees what one unusually large use left in this slot (defect: a pooled tree kept every
     /// entity's vectors at their largest size for the life of the process).
+    /// An estimate of the memory this slot holds after its last use: the bytes its entries
+    /// were charged, plus the fixed size of each entry and of the optional groups.
+    pub(crate) fn held_bytes(&self) -> usize {
+        let entries = self.annotations.len() + self.metadata.entries.len();
+        let extras = self.extras.as_ref().map_or(0, |x| {
+            std::mem::size_of::<Extras>()
+                + x.cause.exceptions.len() * std::mem::size_of::<super::cause::Exception>()
+        });
+        std::mem::size_of::<Entity>() + self.bytes + entries * 64 + extras
+    }
+
     pub(crate) fn reset_and_trim(&mut self) {
         self.reset();
         self.annotations.trim(ENTRIES_KEEP, |a| {

@@ -85,7 +85,6 @@ impl<T: Reset + Keyed> Indexed<T> {
         }
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.items.len()
     }

@@ -16,7 +16,7 @@ use super::entity::{Entity, NONE};
 use super::indexed::{Indexed, Keyed};
 
 /// Entries kept per entity across resets (more are freed after a large invocation).
-pub(crate) const ENTRIES_KEEP: usize = 64;
+pub(crate) const ENTRIES_KEEP: usize = 16;
 /// Capacity kept by a key string across resets.
 pub(crate) const STRING_KEEP: usize = 1024;
 
@@ -179,7 +179,7 @@ fn trim_string(s: &mut String) {
 /// Below this much garbage the arena is never compacted (copying would cost more than it saves).
 const COMPACT_MIN_GARBAGE: usize = 64 * 1024;
 /// Arena capacity kept across resets.
-const ARENA_KEEP_BYTES: usize = 1 << 20;
+const ARENA_KEEP_BYTES: usize = 256 * 1024;
 
 /// The serialised metadata values of every entity of a tree.
 #[derive(Debug, Default)]

@@ -78,6 +78,10 @@ pub struct EntityTree {
 
 /// Node slots kept across resets.
 const NODES_KEEP: usize = 4096;
+/// About how much the slots of a tree keep for reuse across resets (see
+/// [`Entity::held_bytes`]): a steady workload under it records without allocating, and one
+/// far larger invocation leaves no more than this behind.
+const TREE_KEEP_BYTES: usize = 512 * 1024;
 
 impl EntityTree {
     /// An empty tree for the given trace.
@@ -97,8 +101,16 @@ impl EntityTree {
         self.trace_id = trace_id;
         // Emptied now rather than on reuse, so a slot the next invocations never reach does
         // not keep a large invocation's vectors for the life of the process.
+        // Past TREE_KEEP_BYTES, slots are released outright: each trimmed slot is bounded,
+        // but thousands of them would not be.
+        let mut held = 0;
         for node in self.nodes.as_mut_slice() {
-            node.reset_and_trim();
+            held += node.held_bytes();
+            if held > TREE_KEEP_BYTES {
+                *node = Entity::default();
+            } else {
+                node.reset_and_trim();
+            }
         }
         self.nodes.clear();
         self.nodes.shrink_spare(NODES_KEEP);
