@@ -2,5 +2,6 @@
 
 pub(crate) mod depth;
 pub(crate) mod document;
+mod entries;
 pub(crate) mod minimal;
 pub(crate) mod writer;
