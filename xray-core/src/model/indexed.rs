@@ -60,8 +60,8 @@ impl<T: Reset + Keyed> Indexed<T> {
         if pos == LINEAR_MAX {
             // Crossing the threshold: index everything recorded so far.
             index.clear();
-            for i in 0..=pos {
-                index.insert_unique(items[i].key_hash(state), i as u32, rehash);
+            for (i, item) in items.iter().enumerate() {
+                index.insert_unique(item.key_hash(state), i as u32, rehash);
             }
         } else if pos > LINEAR_MAX {
             index.insert_unique(items[pos].key_hash(state), pos as u32, rehash);
@@ -155,14 +155,16 @@ mod tests {
     fn trim_releases_spare_entries_and_the_index() {
         let mut ix = Indexed::<Entry>::default();
         for n in 0..500 {
-            ix.push_with(|e| e.0.push_str(&format!("key{n}")));
+            let key = format!("key{n}");
+            ix.push_with(|e| e.0.push_str(&key));
         }
         ix.clear();
         ix.trim(16, |e| e.0.shrink_to_fit());
         assert!(ix.index.capacity() <= 16);
         assert!(ix.items.stored_len() <= 16);
         for n in 0..20 {
-            ix.push_with(|e| e.0.push_str(&format!("key{n}")));
+            let key = format!("key{n}");
+            ix.push_with(|e| e.0.push_str(&key));
         }
         assert_eq!(find(&ix, "key19"), Some(19));
     }
