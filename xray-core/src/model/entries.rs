@@ -44,7 +44,7 @@ impl EntityMut<'_> {
         };
         let (node, counts) = self.parts();
         let anns = &node.annotations;
-        let existing = anns.find(anns.hash(key), |a| a.key == key);
+        let existing = anns.find(key, |a| a.key == key);
         let old = existing.map_or(0, |i| annotation_bytes(&anns.as_slice()[i]));
         let new = key.len()
             + if text.is_empty() {

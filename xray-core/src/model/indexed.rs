@@ -29,17 +29,14 @@ pub(crate) struct Indexed<T> {
 }
 
 impl<T: Reset + Keyed> Indexed<T> {
-    /// The hash of a key as [`Keyed::key_hash`] computes it for an entry holding that key.
-    pub(crate) fn hash(&self, key: impl Hash) -> u64 {
-        self.state.hash_one(key)
-    }
-
-    /// The position of the entry with `hash` for which `eq` holds.
-    pub(crate) fn find(&self, hash: u64, mut eq: impl FnMut(&T) -> bool) -> Option<usize> {
+    /// The position of the entry whose key is `key` (hashed as [`Keyed::key_hash`] hashes
+    /// it), for which `eq` holds. Short lists are scanned without hashing.
+    pub(crate) fn find(&self, key: impl Hash, mut eq: impl FnMut(&T) -> bool) -> Option<usize> {
         let items = self.items.as_slice();
         if items.len() <= LINEAR_MAX {
             return items.iter().position(eq);
         }
+        let hash = self.state.hash_one(key);
         self.index
             .find(hash, |&i| eq(&items[i as usize]))
             .map(|&i| i as usize)
@@ -128,7 +125,7 @@ mod tests {
     }
 
     fn find(ix: &Indexed<Entry>, key: &str) -> Option<usize> {
-        ix.find(ix.hash(key), |e| e.0 == key)
+        ix.find(key, |e| e.0 == key)
     }
 
     #[test]

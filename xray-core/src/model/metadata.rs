@@ -122,15 +122,13 @@ impl Metadata {
     }
 
     pub(crate) fn namespace(&self, name: &str) -> Option<usize> {
-        let ns = &self.namespaces;
-        ns.find(ns.hash(name), |n| n.name == name)
+        self.namespaces.find(name, |n| n.name == name)
     }
 
     /// The position of the entry `namespace` / `key`.
     pub(crate) fn find(&self, namespace: &str, key: &str) -> Option<usize> {
         let ns = self.namespace(namespace)? as u32;
-        let entries = &self.entries;
-        entries.find(entries.hash((ns, key)), |e| e.ns == ns && e.key == key)
+        self.entries.find((ns, key), |e| e.ns == ns && e.key == key)
     }
 
     /// Adds an entry that [`Metadata::find`] did not find.
