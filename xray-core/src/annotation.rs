@@ -107,6 +107,10 @@ pub enum RecordError {
     Serialize,
     /// There is no open (sub)segment to record on.
     NoEntity,
+    /// The entity already holds its byte budget for annotations, metadata and cause
+    /// ([`MAX_ENTITY_BYTES`](crate::MAX_ENTITY_BYTES)); the refusal is counted and marked on the
+    /// entity as the metadata `xray_sdk.entries_over_budget`.
+    OverBudget,
 }
 
 impl fmt::Display for RecordError {
@@ -119,6 +123,9 @@ impl fmt::Display for RecordError {
             }
             RecordError::Serialize => "the metadata value failed to serialise to JSON",
             RecordError::NoEntity => "no open segment or subsegment to record on",
+            RecordError::OverBudget => {
+                "the entity already holds its 256 KiB of annotations, metadata and cause"
+            }
         })
     }
 }

@@ -125,6 +125,10 @@
 //!   allocates a recording and drops it afterwards (`TracerStats::recordings_allocated`).
 //! - UDP tells the sender only that the kernel took a datagram: see [`EmitterStats`] for what
 //!   the loss counters can and cannot know.
+//! - Each (sub)segment holds at most [`MAX_ENTITY_BYTES`] (256 KiB) of annotations, metadata
+//!   and cause; entries beyond are refused with [`RecordError::OverBudget`], counted, and
+//!   marked on the entity. Metadata values nest at most [`MAX_METADATA_DEPTH`] (32) levels;
+//!   deeper parts are replaced by a marker string and counted.
 //! - Service segments learn about the host from the environment and local files only; the
 //!   EC2 instance metadata service is never called (give the availability zone with
 //!   [`HostFacts::with_ec2`]).
@@ -167,8 +171,8 @@ pub use emit::{
 pub use id::{IdError, SegmentId, TRACE_ID_LEN, TraceId};
 pub use json::document::write_document;
 pub use model::{
-    EntityIndex, EntityKind, EntityMut, EntityTree, MAX_CHAIN, MAX_MESSAGE_CHARS, Namespace,
-    RecordCounts, SqlPreparation,
+    EntityIndex, EntityKind, EntityMut, EntityTree, MAX_CHAIN, MAX_ENTITY_BYTES, MAX_MESSAGE_CHARS,
+    MAX_METADATA_DEPTH, Namespace, RecordCounts, SqlPreparation,
 };
 pub use name::{MAX_NAME_CHARS, is_name_char, is_valid_name, sanitize_name_into};
 pub use runtime::api::{

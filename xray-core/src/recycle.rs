@@ -49,6 +49,11 @@ impl<T: Reset> Recycle<T> {
         &mut self.items[self.len - 1]
     }
 
+    /// Forgets the last element (kept for reuse, like `clear`).
+    pub(crate) fn pop(&mut self) {
+        self.len = self.len.saturating_sub(1);
+    }
+
     pub(crate) fn clear(&mut self) {
         self.len = 0;
     }
@@ -79,6 +84,17 @@ impl<T: Reset> Recycle<T> {
 
     pub(crate) fn iter(&self) -> std::slice::Iter<'_, T> {
         self.as_slice().iter()
+    }
+
+    /// Applies `f` to every stored element, in use or spare.
+    pub(crate) fn for_each_stored(&mut self, f: impl FnMut(&mut T)) {
+        self.items.iter_mut().for_each(f);
+    }
+
+    /// Elements stored, in use or spare.
+    #[cfg(test)]
+    pub(crate) fn stored_len(&self) -> usize {
+        self.items.len()
     }
 
     /// Drops spare elements beyond `keep` so one huge invocation does not pin memory forever.

@@ -94,6 +94,10 @@ counters! {
     spans_dropped_before_completion,
     /// Captured calls not recorded because their invocation already held the most entities.
     subsegments_over_limit,
+    /// Entries refused because their entity already held its byte budget (256 KiB).
+    entries_over_budget,
+    /// Metadata values nested more than 32 levels deep, cut with a marker string.
+    metadata_depth_cut,
 }
 
 impl EmitterCounters {
@@ -110,6 +114,8 @@ impl EmitterCounters {
                 c.spans_dropped_before_completion,
             ),
             (&self.subsegments_over_limit, c.subsegments_over_limit),
+            (&self.entries_over_budget, c.entries_over_budget),
+            (&self.metadata_depth_cut, c.metadata_depth_cut),
         ] {
             if v > 0 {
                 counter.fetch_add(v, Relaxed);

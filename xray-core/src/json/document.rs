@@ -1,8 +1,8 @@
 //! Writes an entity and its embedded children as one segment document.
 
-use crate::annotation::AnnotationValue;
 use crate::model::{Emission, Entity, EntityIndex, EntityKind, EntityTree, Extras, NONE};
 
+use super::entries::{write_annotations, write_cause, write_metadata};
 use super::writer as w;
 
 /// What to do while writing one document.
@@ -16,9 +16,6 @@ pub(crate) struct WriteOptions<'a> {
     /// Set when the write replaced at least one metadata value by a marker.
     pub(crate) truncated_values: u32,
 }
-
-/// How many bytes of an oversized metadata value are kept in its marker.
-pub(crate) const TRUNCATED_HEAD_BYTES: usize = 256;
 
 /// Writes the subtree of `entity` as a standalone document into `out` (appending).
 ///
@@ -132,7 +129,7 @@ fn write_entity(
     out.push(b'}');
 }
 
-fn opt_str(out: &mut Vec<u8>, first: &mut bool, k: &'static str, v: &str) {
+pub(super) fn opt_str(out: &mut Vec<u8>, first: &mut bool, k: &'static str, v: &str) {
     if v.is_empty() {
         return;
     }
@@ -327,177 +324,4 @@ fn write_sql(n: &Extras, out: &mut Vec<u8>) {
         opt_str(out, &mut first, "preparation", p.as_str());
     }
     out.push(b'}');
-}
-
-fn write_cause(n: &Extras, out: &mut Vec<u8>) {
-    let c = &n.cause;
-    if c.is_empty() {
-        return;
-    }
-    out.extend_from_slice(b",\"cause\":");
-    if c.exceptions.is_empty()
-        && c.working_directory.is_empty()
-        && c.paths.is_empty()
-        && let Some(r) = c.reference
-    {
-        w::hex_id(out, &r.to_hex());
-        return;
-    }
-    out.push(b'{');
-    let mut first = true;
-    opt_str(out, &mut first, "working_directory", &c.working_directory);
-    if !c.paths.is_empty() {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        out.extend_from_slice(b"\"paths\":[");
-        for (k, p) in c.paths.iter().enumerate() {
-            if k > 0 {
-                out.push(b',');
-            }
-            w::string(out, p);
-        }
-        out.push(b']');
-    }
-    if !c.exceptions.is_empty() {
-        if !first {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"\"exceptions\":[");
-        for (k, e) in c.exceptions.iter().enumerate() {
-            if k > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"{\"id\":");
-            w::hex_id(out, &e.id.to_hex());
-            let mut f = false;
-            opt_str(out, &mut f, "type", &e.type_name);
-            opt_str(out, &mut f, "message", &e.message);
-            if e.remote {
-                out.extend_from_slice(b",\"remote\":true");
-            }
-            if e.truncated > 0 {
-                out.extend_from_slice(b",\"truncated\":");
-                w::u64(out, u64::from(e.truncated));
-            }
-            if e.skipped > 0 {
-                out.extend_from_slice(b",\"skipped\":");
-                w::u64(out, u64::from(e.skipped));
-            }
-            if let Some(cause) = e.cause {
-                out.extend_from_slice(b",\"cause\":");
-                w::hex_id(out, &cause.to_hex());
-            }
-            if !e.stack.is_empty() {
-                out.extend_from_slice(b",\"stack\":[");
-                for (j, fr) in e.stack.iter().enumerate() {
-                    if j > 0 {
-                        out.push(b',');
-                    }
-                    out.push(b'{');
-                    let mut ff = true;
-                    opt_str(out, &mut ff, "path", &fr.path);
-                    if let Some(line) = fr.line {
-                        if !ff {
-                            out.push(b',');
-                        }
-                        ff = false;
-                        w::key(out, "line");
-                        w::u64(out, u64::from(line));
-                    }
-                    opt_str(out, &mut ff, "label", &fr.label);
-                    out.push(b'}');
-                }
-                out.push(b']');
-            }
-            out.push(b'}');
-        }
-        out.push(b']');
-    }
-    out.push(b'}');
-}
-
-fn write_annotations(n: &Entity, out: &mut Vec<u8>) {
-    if n.annotations.is_empty() {
-        return;
-    }
-    out.extend_from_slice(b",\"annotations\":{");
-    for (k, a) in n.annotations.iter().enumerate() {
-        if k > 0 {
-            out.push(b',');
-        }
-        // Keys are checked against [A-Za-z0-9_] when recorded: no escaping needed.
-        out.push(b'"');
-        out.extend_from_slice(a.key.as_bytes());
-        out.extend_from_slice(b"\":");
-        match a.value() {
-            AnnotationValue::Str(s) => w::string(out, s),
-            AnnotationValue::Int(v) => w::i64(out, v),
-            AnnotationValue::UInt(v) => w::u64(out, v),
-            AnnotationValue::Float(v) => w::f64(out, v),
-            AnnotationValue::Bool(v) => w::bool(out, v),
-        }
-    }
-    out.push(b'}');
-}
-
-fn write_metadata(tree: &EntityTree, n: &Entity, out: &mut Vec<u8>, opts: &mut WriteOptions<'_>) {
-    let entries = n.metadata.as_slice();
-    if entries.iter().all(|e| e.dead) {
-        return;
-    }
-    out.extend_from_slice(b",\"metadata\":{");
-    let mut first_ns = true;
-    for (i, e) in entries.iter().enumerate() {
-        if e.dead
-            || entries[..i]
-                .iter()
-                .any(|p| !p.dead && p.namespace == e.namespace)
-        {
-            continue;
-        }
-        if !first_ns {
-            out.push(b',');
-        }
-        first_ns = false;
-        w::string(out, &e.namespace);
-        out.extend_from_slice(b":{");
-        let mut first = true;
-        for m in entries[i..]
-            .iter()
-            .filter(|m| !m.dead && m.namespace == e.namespace)
-        {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            w::string(out, &m.key);
-            out.push(b':');
-            let value = &tree.meta[m.start as usize..m.end as usize];
-            match opts.metadata_value_limit {
-                Some(limit) if m.len() > limit => {
-                    opts.truncated_values += 1;
-                    write_truncation_marker(out, value);
-                }
-                _ => out.extend_from_slice(value),
-            }
-        }
-        out.push(b'}');
-    }
-    out.push(b'}');
-}
-
-/// `{"truncated":true,"original_bytes":N,"head":"<first bytes of the JSON text>"}`.
-fn write_truncation_marker(out: &mut Vec<u8>, value: &[u8]) {
-    out.extend_from_slice(b"{\"truncated\":true,\"original_bytes\":");
-    w::u64(out, value.len() as u64);
-    out.extend_from_slice(b",\"head\":\"");
-    let mut end = TRUNCATED_HEAD_BYTES.min(value.len());
-    // The arena holds serde_json output, which is UTF-8: back up to a character boundary.
-    while end > 0 && end < value.len() && (value[end] & 0xC0) == 0x80 {
-        end -= 1;
-    }
-    w::string_body(out, &value[..end]);
-    out.extend_from_slice(b"\"}");
 }

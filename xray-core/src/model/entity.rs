@@ -2,11 +2,13 @@
 
 use crate::annotation::AnnotationValue;
 use crate::id::SegmentId;
-use crate::recycle::{Recycle, Reset};
+use crate::recycle::Reset;
 use crate::time::Timestamp;
 
 use super::cause::Cause;
 use super::fields::{Aws, Http, Namespace, Service, Sql};
+use super::indexed::{Indexed, Keyed};
+use super::metadata::{ENTRIES_KEEP, Metadata, STRING_KEEP};
 
 /// Index meaning "no node" in the intrusive child lists.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -51,38 +53,17 @@ impl Annotation {
     }
 }
 
+impl Keyed for Annotation {
+    fn key_hash(&self, state: &hashbrown::DefaultHashBuilder) -> u64 {
+        std::hash::BuildHasher::hash_one(state, self.key.as_str())
+    }
+}
+
 impl Reset for Annotation {
     fn reset(&mut self) {
         self.key.clear();
         self.kind = AnnotationKind::Str;
         self.text.clear();
-    }
-}
-
-/// A metadata entry: its JSON value is already serialised in the tree's byte arena.
-#[derive(Debug, Default)]
-pub(crate) struct MetadataEntry {
-    pub(crate) namespace: String,
-    pub(crate) key: String,
-    pub(crate) start: u32,
-    pub(crate) end: u32,
-    /// Replaced by a later entry with the same namespace and key.
-    pub(crate) dead: bool,
-}
-
-impl MetadataEntry {
-    pub(crate) fn len(&self) -> usize {
-        (self.end - self.start) as usize
-    }
-}
-
-impl Reset for MetadataEntry {
-    fn reset(&mut self) {
-        self.namespace.clear();
-        self.key.clear();
-        self.start = 0;
-        self.end = 0;
-        self.dead = false;
     }
 }
 
@@ -121,8 +102,13 @@ pub(crate) struct Entity {
     pub(crate) fault: bool,
     pub(crate) namespace: Option<Namespace>,
     pub(crate) traced: Option<bool>,
-    pub(crate) annotations: Recycle<Annotation>,
-    pub(crate) metadata: Recycle<MetadataEntry>,
+    pub(crate) annotations: Indexed<Annotation>,
+    pub(crate) metadata: Metadata,
+    /// Bytes of annotations, metadata and cause held, against
+    /// [`MAX_ENTITY_BYTES`](super::MAX_ENTITY_BYTES).
+    pub(crate) bytes: usize,
+    /// Entries refused because they would have taken `bytes` over the budget.
+    pub(crate) over_budget: u32,
     /// The rarely used groups, boxed so a plain subsegment stays small (they are most of an
     /// entity's size); allocated the first time a slot needs them and reused after.
     pub(crate) extras: Option<Box<Extras>>,
@@ -186,8 +172,46 @@ impl Reset for Entity {
         self.traced = None;
         self.annotations.clear();
         self.metadata.clear();
+        self.bytes = 0;
+        self.over_budget = 0;
         if let Some(x) = &mut self.extras {
             x.reset();
+        }
+    }
+}
+
+/// Precursor ids kept per entity across resets.
+const PRECURSORS_KEEP: usize = 64;
+
+impl Entity {
+    /// Frees what one unusually large use left in this slot (defect: a pooled tree kept every
+    /// entity's vectors at their largest size for the life of the process).
+    /// An estimate of the memory this slot holds after its last use: the bytes its entries
+    /// were charged, plus the fixed size of each entry and of the optional groups.
+    pub(crate) fn held_bytes(&self) -> usize {
+        let entries = self.annotations.len() + self.metadata.entries.len();
+        let extras = self.extras.as_ref().map_or(0, |x| {
+            std::mem::size_of::<Extras>()
+                + x.cause.exceptions.len() * std::mem::size_of::<super::cause::Exception>()
+        });
+        std::mem::size_of::<Entity>() + self.bytes + entries * 64 + extras
+    }
+
+    pub(crate) fn reset_and_trim(&mut self) {
+        self.reset();
+        self.annotations.trim(ENTRIES_KEEP, |a| {
+            if a.text.capacity() > STRING_KEEP {
+                a.text.clear();
+                a.text.shrink_to(STRING_KEEP);
+            }
+        });
+        self.metadata.trim();
+        if let Some(x) = &mut self.extras {
+            x.cause.trim();
+            if x.precursor_ids.capacity() > PRECURSORS_KEEP {
+                x.precursor_ids.clear();
+                x.precursor_ids.shrink_to(PRECURSORS_KEEP);
+            }
         }
     }
 }

@@ -7,15 +7,25 @@
 //! annotations and metadata reuse the buffers of the previous use. After a few invocations of
 //! the same shape, recording allocates nothing.
 
+mod budget;
 mod cause;
+mod counts;
 mod entity;
+mod entries;
+mod exceptions;
 mod fields;
+mod indexed;
+mod metadata;
 mod record;
 
+pub use budget::{MAX_ENTITY_BYTES, MAX_METADATA_DEPTH};
+pub(crate) use cause::ErrorText;
 pub use cause::{MAX_CHAIN, MAX_MESSAGE_CHARS};
+pub use counts::RecordCounts;
 pub use entity::EntityKind;
 pub(crate) use entity::{Emission, Entity, Extras, NONE};
 pub use fields::{Namespace, SqlPreparation};
+pub(crate) use metadata::MetaArena;
 pub use record::EntityMut;
 
 use crate::id::{SegmentId, TraceId};
@@ -26,42 +36,6 @@ use crate::time::Timestamp;
 /// A handle to one entity of an [`EntityTree`]. Only meaningful for the tree that issued it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EntityIndex(pub(crate) u32);
-
-/// Repairs and rejections made while recording, kept per tree and folded into the emitter's
-/// counters when the tree is emitted.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct RecordCounts {
-    /// Names that were repaired (bad characters, too long, empty).
-    pub names_sanitized: u64,
-    /// Annotations rejected for an invalid key.
-    pub annotation_keys_rejected: u64,
-    /// Annotations or values rejected because a float was NaN or infinite.
-    pub non_finite_rejected: u64,
-    /// Strings cut to their schema limit (annotation values, `http` fields, `user`, …).
-    pub strings_truncated: u64,
-    /// Metadata rejected (reserved namespace, or the value failed to serialise).
-    pub metadata_rejected: u64,
-    /// Subsegments closed by a panic unwinding through their function.
-    pub spans_panicked: u64,
-    /// Subsegments closed because their future was dropped before it completed.
-    pub spans_dropped_before_completion: u64,
-    /// Captured calls not recorded because the invocation already held the most entities.
-    pub subsegments_over_limit: u64,
-}
-
-impl RecordCounts {
-    /// Adds `other` into `self`.
-    pub fn add(&mut self, other: &RecordCounts) {
-        self.names_sanitized += other.names_sanitized;
-        self.annotation_keys_rejected += other.annotation_keys_rejected;
-        self.non_finite_rejected += other.non_finite_rejected;
-        self.strings_truncated += other.strings_truncated;
-        self.metadata_rejected += other.metadata_rejected;
-        self.spans_panicked += other.spans_panicked;
-        self.spans_dropped_before_completion += other.spans_dropped_before_completion;
-        self.subsegments_over_limit += other.subsegments_over_limit;
-    }
-}
 
 /// How new entity ids are chosen.
 #[derive(Debug, Clone, Copy)]
@@ -95,18 +69,19 @@ pub struct EntityTree {
     pub(crate) trace_id: TraceId,
     pub(crate) nodes: Recycle<Entity>,
     /// Serialised metadata values, referenced by range from `MetadataEntry`.
-    pub(crate) meta: Vec<u8>,
+    pub(crate) meta: MetaArena,
     pub(crate) counts: RecordCounts,
     /// The deepest level any entity sits at (so shallow trees skip the nesting check).
     pub(crate) max_depth: u32,
     ids: IdSource,
 }
 
-/// Capacity above which a tree's byte arena is released on reset, so one unusually large
-/// invocation does not pin its memory in a pooled tree.
-const META_KEEP_BYTES: usize = 1 << 20;
 /// Node slots kept across resets.
 const NODES_KEEP: usize = 4096;
+/// About how much the slots of a tree keep for reuse across resets (see
+/// [`Entity::held_bytes`]): a steady workload under it records without allocating, and one
+/// far larger invocation leaves no more than this behind.
+const TREE_KEEP_BYTES: usize = 512 * 1024;
 
 impl EntityTree {
     /// An empty tree for the given trace.
@@ -114,7 +89,7 @@ impl EntityTree {
         EntityTree {
             trace_id,
             nodes: Recycle::default(),
-            meta: Vec::new(),
+            meta: MetaArena::default(),
             counts: RecordCounts::default(),
             max_depth: 0,
             ids: IdSource::Random,
@@ -124,12 +99,22 @@ impl EntityTree {
     /// Empties the tree for another trace, keeping its buffers.
     pub fn reset(&mut self, trace_id: TraceId) {
         self.trace_id = trace_id;
+        // Emptied now rather than on reuse, so a slot the next invocations never reach does
+        // not keep a large invocation's vectors for the life of the process.
+        // Past TREE_KEEP_BYTES, slots are released outright: each trimmed slot is bounded,
+        // but thousands of them would not be.
+        let mut held = 0;
+        for node in self.nodes.as_mut_slice() {
+            held += node.held_bytes();
+            if held > TREE_KEEP_BYTES {
+                *node = Entity::default();
+            } else {
+                node.reset_and_trim();
+            }
+        }
         self.nodes.clear();
         self.nodes.shrink_spare(NODES_KEEP);
         self.meta.clear();
-        if self.meta.capacity() > META_KEEP_BYTES {
-            self.meta.shrink_to(META_KEEP_BYTES);
-        }
         self.counts = RecordCounts::default();
         self.max_depth = 0;
     }
@@ -386,42 +371,4 @@ impl Iterator for Children<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn builds_a_tree_in_creation_order() {
-        let mut t = EntityTree::new(TraceId::NOOP);
-        t.use_sequential_ids(1);
-        let ts = Timestamp::from_micros(10);
-        let r = t.begin_segment("root", None, ts);
-        let a = t.begin_subsegment(r, "a", ts);
-        let b = t.begin_subsegment(r, "b", ts);
-        let a1 = t.begin_subsegment(a, "a1", ts);
-        assert_eq!(t.children(r.0).collect::<Vec<_>>(), [a.0, b.0]);
-        assert_eq!(t.children(a.0).collect::<Vec<_>>(), [a1.0]);
-        assert_eq!(t.parent(a1), Some(a));
-        assert_eq!(t.id(b), Some(SegmentId::from_u64(3)));
-        assert!(!t.subtree_closed(r.0));
-        for e in [a1, a, b, r] {
-            t.end(e, Timestamp::from_micros(5));
-        }
-        assert!(t.subtree_closed(r.0));
-        assert_eq!(t.node(r.0).end, Some(ts), "end is never before start");
-    }
-
-    #[test]
-    fn reset_reuses_storage() {
-        let mut t = EntityTree::new(TraceId::NOOP);
-        let r = t.begin_segment("bad{name}", None, Timestamp::default());
-        assert_eq!(t.counts().names_sanitized, 1);
-        t.end(r, Timestamp::default());
-        t.reset(TraceId::random());
-        assert!(t.is_empty());
-        assert_eq!(t.counts(), RecordCounts::default());
-        let r2 = t.begin_segment("fresh", None, Timestamp::default());
-        assert_eq!(r2, EntityIndex(0));
-        assert_eq!(t.node(0).name, "fresh");
-        assert!(t.node(0).end.is_none());
-    }
-}
+mod tests;
