@@ -23,9 +23,12 @@ fn clock(c: &mut Criterion) {
     g.bench_function("baseline: SystemTime::now", |b| {
         b.iter(|| black_box(SystemTime::now()));
     });
-    g.bench_function("baseline: SystemTime::now as micros (Timestamp::now)", |b| {
-        b.iter(|| black_box(Timestamp::now()));
-    });
+    g.bench_function(
+        "baseline: SystemTime::now as micros (Timestamp::now)",
+        |b| {
+            b.iter(|| black_box(Timestamp::now()));
+        },
+    );
     g.bench_function("ours: Clock::System.now", |b| {
         b.iter(|| black_box(black_box(&clock).now()));
     });

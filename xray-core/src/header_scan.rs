@@ -181,7 +181,12 @@ mod tests {
             Just("Root=".to_owned()),
             Just("Parent=".to_owned()),
             prop::sample::select(vec![
-                "Sampled", "sampled", "SAMPLED", " Sampled ", "Sam pled", "Sampled\t"
+                "Sampled",
+                "sampled",
+                "SAMPLED",
+                " Sampled ",
+                "Sam pled",
+                "Sampled\t"
             ])
             .prop_flat_map(|k| {
                 prop::sample::select(vec!["1", "0", "?", " 1", "1 ", "", "2", "=1", "yes", "é"])

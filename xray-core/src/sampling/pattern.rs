@@ -198,7 +198,11 @@ fn head(bytes: &[u8]) -> u64 {
 
 /// Bytes kept by [`Attr::head`] for a pattern core of `len` bytes.
 const fn head_mask(len: usize) -> u64 {
-    if len >= 8 { u64::MAX } else { (1u64 << (8 * len)) - 1 }
+    if len >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * len)) - 1
+    }
 }
 
 /// A rule field's pattern, compiled when the rule is loaded.
@@ -310,7 +314,8 @@ impl Wildcard {
                     && (core.len() <= 8 || lowercase_equal(&bytes[..core.len()], core))
             }
             Shape::Suffix => {
-                bytes.len() >= core.len() && lowercase_equal(&bytes[bytes.len() - core.len()..], core)
+                bytes.len() >= core.len()
+                    && lowercase_equal(&bytes[bytes.len() - core.len()..], core)
             }
             Shape::Contains => bytes.windows(core.len()).any(|w| lowercase_equal(w, core)),
         }

@@ -131,9 +131,9 @@ fn end_write() {
 /// The wall clock read from the OS, in microseconds since the epoch.
 #[inline]
 pub(crate) fn os_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() * 1_000_000 + u64::from(d.subsec_micros()))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
+        d.as_secs() * 1_000_000 + u64::from(d.subsec_micros())
+    })
 }
 
 /// Whether the counter may be used on this machine.
@@ -234,7 +234,11 @@ fn reanchor(derived: u64) -> u64 {
     if elapsed < REANCHOR_MICROS || snap.scale.wrapping_add(1) <= 1 {
         // Another thread re-anchored (or gave up) between our reading and the lock.
         end_write();
-        return if snap.scale.wrapping_add(1) <= 1 { now } else { derived };
+        return if snap.scale.wrapping_add(1) <= 1 {
+            now
+        } else {
+            derived
+        };
     }
     let (m0, t0) = (
         CAL_MICROS.load(Ordering::Relaxed),
