@@ -4,12 +4,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// The scenarios, in the order they run.
-pub const SCENARIOS: [&str; 5] = [
+pub const SCENARIOS: [&str; 6] = [
     "overhead",
     "emission",
     "sampling",
     "large-payloads",
     "concurrency",
+    "cold-start",
 ];
 
 /// What the command line asked for.
@@ -40,7 +41,8 @@ Runs the load tests against an embedded fake X-Ray daemon on 127.0.0.1 and write
 target/xray-report/report.json and report.html.
 
   --quick               the short suite (about 10 s; what CI runs)
-  --scenario NAME       only one of: overhead, emission, sampling, large-payloads, concurrency
+  --scenario NAME       only one of: overhead, emission, sampling, large-payloads, concurrency,
+                        cold-start
   --duration SECS       time budget of each timed scenario (default 4 quick, 20 full)
   --json PATH           where to write the JSON report (the HTML goes next to it)
   --sampling-rules FILE a local sampling rules file (version 1 or 2) for the sampling scenario

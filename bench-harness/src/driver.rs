@@ -51,16 +51,22 @@ pub fn start_in_process(workers: usize) -> std::io::Result<()> {
 
 /// The `register-user` binary next to the harness's own executable, built first if needed.
 pub fn register_user_binary() -> Result<PathBuf, String> {
+    workload_binary("register-user")
+}
+
+/// A binary of the `workloads` crate next to the harness's own executable, built first if
+/// needed (when the harness runs through cargo).
+pub fn workload_binary(name: &str) -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot locate the harness: {e}"))?;
     let dir = exe
         .parent()
         .ok_or_else(|| "the harness executable has no directory".to_owned())?;
-    let candidate = dir.join("register-user");
+    let candidate = dir.join(name);
     let profile_release = dir.file_name().is_some_and(|n| n == "release");
     if let Some(cargo) = std::env::var_os("CARGO") {
         // Built through cargo (`cargo run`): make sure the binary is up to date.
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "workloads", "--bin", "register-user"]);
+        cmd.args(["build", "-q", "-p", "workloads", "--bin", name]);
         if profile_release {
             cmd.arg("--release");
         }
@@ -72,14 +78,14 @@ pub fn register_user_binary() -> Result<PathBuf, String> {
             .status()
             .map_err(|e| format!("cannot run cargo: {e}"))?;
         if !status.success() {
-            return Err("`cargo build -p workloads --bin register-user` failed".to_owned());
+            return Err(format!("`cargo build -p workloads --bin {name}` failed"));
         }
     }
     if candidate.exists() {
         Ok(candidate)
     } else {
         Err(format!(
-            "{} not found (build it with `cargo build --release -p workloads --bin register-user`)",
+            "{} not found (build it with `cargo build --release -p workloads --bin {name}`)",
             candidate.display()
         ))
     }

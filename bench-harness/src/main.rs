@@ -14,7 +14,7 @@ use bench_harness::driver;
 use bench_harness::report::{Machine, Report, Scenarios, html, table};
 use bench_harness::runtime_api::RuntimeApi;
 use bench_harness::scenarios::{
-    self, Settings, concurrency, emission, large_payloads, overhead, sampling,
+    self, Settings, cold_start, concurrency, emission, large_payloads, overhead, sampling,
 };
 
 #[global_allocator]
@@ -125,6 +125,11 @@ fn run(args: &Args) -> Result<Report, String> {
         runs.push(child_run(&settings, &daemon));
         out.concurrency = Some(concurrency::report(runs));
         lap("concurrency");
+    }
+    if args.runs("cold-start") {
+        banner(&settings, "cold-start");
+        out.cold_start = Some(cold_start::run(&settings, &daemon));
+        lap("cold-start");
     }
 
     let daemon_stats = daemon.stats();

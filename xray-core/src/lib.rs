@@ -139,6 +139,7 @@ mod annotation;
 mod ascii;
 mod config;
 mod emit;
+mod header_scan;
 mod id;
 mod json;
 mod model;
@@ -168,6 +169,7 @@ pub use emit::{
     BATCH_NAME, DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter, EmitterCounters,
     EmitterStats, MAX_NESTING, MAX_UDP_PAYLOAD,
 };
+pub use header_scan::sampled_decision;
 pub use id::{IdError, SegmentId, TRACE_ID_LEN, TraceId};
 pub use json::document::write_document;
 pub use model::{

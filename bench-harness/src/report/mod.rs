@@ -70,6 +70,8 @@ pub struct Scenarios {
     pub large_payloads: Option<LargePayloadReport>,
     /// Invocations in flight together.
     pub concurrency: Option<ConcurrencyReport>,
+    /// Start-up time and binary size with and without the SDK.
+    pub cold_start: Option<crate::scenarios::cold_start::ColdStartReport>,
 }
 
 /// The whole report (`report.json`).

@@ -141,6 +141,9 @@ pub fn render(r: &Report) -> String {
             }
         }
     }
+    if let Some(c) = &r.scenarios.cold_start {
+        cold_start(&mut s, c);
+    }
     let _ = writeln!(
         s,
         "\ndocuments received {}, invalid {}, lost unaccounted {}, oversized {}, allocations/invocation {}",
@@ -160,4 +163,36 @@ pub fn render(r: &Report) -> String {
         }
     }
     s
+}
+
+fn cold_start(s: &mut String, c: &crate::scenarios::cold_start::ColdStartReport) {
+    let _ = writeln!(
+        s,
+        "\ncold start (register-user vs register-user-bare, medians)"
+    );
+    if let Some(why) = &c.skipped {
+        let _ = writeln!(s, "  skipped: {why}");
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "  spawn to first /next: {:.2} ms traced, {:.2} ms bare, SDK share {:+.2} ms ({} starts each)",
+        c.traced_to_next_ms, c.bare_to_next_ms, c.sdk_share_ms, c.runs
+    );
+    let _ = writeln!(
+        s,
+        "  spawn to first response: {:.2} ms traced (sampled), {:.2} ms bare",
+        c.traced_to_response_ms, c.bare_to_response_ms
+    );
+    let _ = writeln!(
+        s,
+        "  stripped size: {} traced, {} bare, SDK {:+} bytes",
+        c.traced_stripped_bytes, c.bare_stripped_bytes, c.sdk_stripped_bytes
+    );
+    let net = if c.init_network.is_empty() {
+        "none beyond the Runtime API".to_owned()
+    } else {
+        c.init_network.join("; ")
+    };
+    let _ = writeln!(s, "  SDK network activity at init: {net}");
 }

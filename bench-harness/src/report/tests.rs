@@ -223,6 +223,7 @@ fn full() -> Report {
         ])),
         large_payloads: Some(large_payloads()),
         concurrency: Some(concurrency()),
+        cold_start: None,
     })
 }
 
@@ -393,6 +394,7 @@ fn degenerate_data() {
                 runs: Vec::new(),
                 foreign_attachments: 0,
             }),
+            cold_start: None,
         }),
         report(Scenarios {
             overhead: Some(overhead(&[])),

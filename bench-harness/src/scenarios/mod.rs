@@ -1,5 +1,6 @@
 //! The harness's scenarios, each a module producing its own section of the report.
 
+pub mod cold_start;
 pub mod concurrency;
 pub mod emission;
 pub mod large_payloads;

@@ -140,11 +140,15 @@ fn match_chars(pattern: &str, text: &str, eq: impl Fn(char, char) -> bool) -> bo
         .is_some_and(|rest| rest.bytes().all(|b| b == b'*'))
 }
 
-/// A request attribute, checked for ASCII once per decision rather than once per rule.
+/// A request attribute, checked for ASCII and packed once per decision rather than once per
+/// rule.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Attr<'a> {
     text: &'a str,
     ascii: bool,
+    /// The first eight bytes, lowercased, little-endian (ASCII text only): most method and
+    /// short prefix checks are one comparison of this word.
+    head: u64,
 }
 
 impl<'a> Attr<'a> {
@@ -152,10 +156,52 @@ impl<'a> Attr<'a> {
     /// other SDKs: a request that carries no host is not excluded by a host rule).
     #[inline]
     pub(crate) fn new(attribute: Option<&'a str>) -> Option<Attr<'a>> {
-        attribute.filter(|s| !s.is_empty()).map(|text| Attr {
-            text,
-            ascii: text.is_ascii(),
+        attribute.filter(|s| !s.is_empty()).map(|text| {
+            let ascii = text.is_ascii();
+            Attr {
+                text,
+                ascii,
+                head: if ascii { head(text.as_bytes()) } else { 0 },
+            }
         })
+    }
+}
+
+/// ASCII letters in `word` lowercased, eight at a time. Only for ASCII bytes (below 0x80),
+/// so adding a per-byte bias never carries into the next byte.
+#[inline]
+fn lower8(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let at_least_a = word + ONES * (0x80 - u64::from(b'A'));
+    let past_z = word + ONES * (0x80 - u64::from(b'Z') - 1);
+    let upper = at_least_a & !past_z & (ONES * 0x80);
+    word | (upper >> 2)
+}
+
+#[inline]
+fn load8(bytes: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The first (up to) eight bytes of ASCII `bytes`, lowercased, zero-padded.
+#[inline]
+fn head(bytes: &[u8]) -> u64 {
+    if bytes.len() >= 8 {
+        return lower8(load8(bytes, 0));
+    }
+    let mut w = [0u8; 8];
+    w[..bytes.len()].copy_from_slice(bytes);
+    lower8(u64::from_le_bytes(w))
+}
+
+/// Bytes kept by [`Attr::head`] for a pattern core of `len` bytes.
+const fn head_mask(len: usize) -> u64 {
+    if len >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * len)) - 1
     }
 }
 
@@ -171,6 +217,10 @@ pub(crate) struct Wildcard {
     shape: Shape,
     /// The pattern without its leading and trailing `*`s, lowercased (simple shapes only).
     core: Box<[u8]>,
+    /// The first eight bytes of `core` and the mask that keeps as many bytes of a request's
+    /// [`Attr::head`]: a prefix or literal that differs there is refused in one comparison.
+    head: u64,
+    head_mask: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,10 +260,18 @@ impl Wildcard {
                 (true, true) => Shape::Contains,
             }
         };
+        let core = core.to_ascii_lowercase().into_bytes();
+        let (head, head_mask) = if core.is_ascii() {
+            (head(&core), head_mask(core.len()))
+        } else {
+            (0, 0)
+        };
         Wildcard {
             pattern: pattern.into(),
             shape,
-            core: core.to_ascii_lowercase().into_bytes().into(),
+            core: core.into(),
+            head,
+            head_mask,
         }
     }
 
@@ -224,13 +282,18 @@ impl Wildcard {
 
     #[cfg(test)]
     pub(crate) fn is_match(&self, text: &str) -> bool {
-        self.matches(Attr::new(Some(text)).or(Some(Attr { text, ascii: true })))
+        // An empty text is matched as text here, not as a missing attribute.
+        self.matches(Attr::new(Some(text)).or(Some(Attr {
+            text,
+            ascii: true,
+            head: 0,
+        })))
     }
 
     /// Matches a prepared request attribute; a missing one (`None`) matches.
     #[inline]
     pub(crate) fn matches(&self, attribute: Option<Attr<'_>>) -> bool {
-        let Some(Attr { text, ascii }) = attribute else {
+        let Some(Attr { text, ascii, head }) = attribute else {
             return true;
         };
         let core = &*self.core;
@@ -240,28 +303,47 @@ impl Wildcard {
             Shape::Unicode => match_chars(&self.pattern, text, chars_equal_ignoring_case),
             _ if !ascii => match_chars(&self.pattern, text, chars_equal_ignoring_case),
             Shape::General => match_units(self.pattern.as_bytes(), bytes, u8::eq_ignore_ascii_case),
-            Shape::Exact => lowercase_equal(bytes, core),
-            Shape::Prefix => bytes
-                .get(..core.len())
-                .is_some_and(|t| lowercase_equal(t, core)),
-            Shape::Suffix => bytes
-                .len()
-                .checked_sub(core.len())
-                .and_then(|start| bytes.get(start..))
-                .is_some_and(|t| lowercase_equal(t, core)),
+            Shape::Exact => {
+                bytes.len() == core.len()
+                    && head & self.head_mask == self.head
+                    && (core.len() <= 8 || lowercase_equal(bytes, core))
+            }
+            Shape::Prefix => {
+                bytes.len() >= core.len()
+                    && head & self.head_mask == self.head
+                    && (core.len() <= 8 || lowercase_equal(&bytes[..core.len()], core))
+            }
+            Shape::Suffix => {
+                bytes.len() >= core.len()
+                    && lowercase_equal(&bytes[bytes.len() - core.len()..], core)
+            }
             Shape::Contains => bytes.windows(core.len()).any(|w| lowercase_equal(w, core)),
         }
     }
 }
 
-/// ASCII `text` equals `lower` (already lowercase), ignoring the case of `text`.
+/// ASCII `text` equals `lower` (already lowercase), ignoring the case of `text`; eight bytes
+/// at a time, the last word overlapping the one before when the length is not a multiple.
 #[inline]
 fn lowercase_equal(text: &[u8], lower: &[u8]) -> bool {
-    text.len() == lower.len()
-        && text
+    let n = text.len();
+    if n != lower.len() {
+        return false;
+    }
+    if n < 8 {
+        return text
             .iter()
             .zip(lower)
-            .all(|(t, l)| t.to_ascii_lowercase() == *l)
+            .all(|(t, l)| t.to_ascii_lowercase() == *l);
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if lower8(load8(text, i)) != load8(lower, i) {
+            return false;
+        }
+        i += 8;
+    }
+    lower8(load8(text, n - 8)) == load8(lower, n - 8)
 }
 
 #[cfg(test)]
@@ -368,6 +450,21 @@ mod tests {
     }
 
     #[test]
+    fn eight_at_a_time_lowercasing_matches_the_scalar_one() {
+        for b in 0u8..0x80 {
+            let word = u64::from_le_bytes([b, b'Z', b'@', b'[', b'A', b'z', b'`', b'{']);
+            let want = u64::from_le_bytes(
+                [b, b'Z', b'@', b'[', b'A', b'z', b'`', b'{'].map(|c| c.to_ascii_lowercase()),
+            );
+            assert_eq!(lower8(word), want, "byte {b:#x}");
+        }
+        assert!(lowercase_equal(b"/API/V1/Orders/", b"/api/v1/orders/"));
+        assert!(!lowercase_equal(b"/API/V1/Orders/", b"/api/v1/orderz/"));
+        assert!(!lowercase_equal(b"/api/v1/orders/", b"/api/v1/orders"));
+        assert!(lowercase_equal(b"12345678", b"12345678"));
+    }
+
+    #[test]
     fn missing_or_empty_attribute_matches() {
         let w = Wildcard::new("/api/*");
         assert!(w.matches(Attr::new(None)));
@@ -421,11 +518,35 @@ mod tests {
 
         #[test]
         fn ascii_shapes_agree_with_the_reference(
-            p in from_alphabet(&['a', 'b', 'B', '.', '*', '?'], 8),
-            t in from_alphabet(&['a', 'A', 'b', '.', '\u{212A}'], 10),
+            p in from_alphabet(&['a', 'b', 'B', '.', '*', '?', '@', '['], 20),
+            t in from_alphabet(&['a', 'A', 'b', '.', '\u{212A}', '@', '[', '`'], 24),
         ) {
             prop_assert_eq!(Wildcard::new(&p).is_match(&t), reference(&p, &t, true));
             prop_assert_eq!(wildcard_match(&p, &t), reference(&p, &t, true));
+        }
+
+        #[test]
+        fn long_literal_shapes_agree_with_the_reference(
+            core in from_alphabet(&['a', 'A', 'b', 'z', 'Z', '.', '@', '[', '`', '{'], 20),
+            shape in 0usize..4,
+            before in from_alphabet(&['a', 'Z', '@'], 4),
+            after in from_alphabet(&['a', 'Z', '['], 4),
+            flip in 0usize..24,
+        ) {
+            let p = match shape {
+                0 => core.clone(),
+                1 => format!("{core}*"),
+                2 => format!("*{core}"),
+                _ => format!("*{core}*"),
+            };
+            // The core itself in another case, with one byte possibly changed, between noise.
+            let mut mid: Vec<u8> = core.bytes().map(|b| b.to_ascii_uppercase()).collect();
+            if let Some(b) = mid.get_mut(flip) {
+                *b ^= 0x01;
+            }
+            let t = format!("{before}{}{after}", String::from_utf8(mid).unwrap());
+            prop_assert_eq!(Wildcard::new(&p).is_match(&t), reference(&p, &t, true), "{:?} {:?}", p, t);
+            prop_assert_eq!(Wildcard::new(&p).is_match(&core), reference(&p, &core, true));
         }
 
         #[test]
