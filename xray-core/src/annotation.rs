@@ -96,6 +96,7 @@ impl From<usize> for AnnotationValue<'_> {
 
 /// Why an annotation or metadata entry was not recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RecordError {
     /// The key is empty, longer than 500 bytes, or has a character outside `[A-Za-z0-9_]`.
     InvalidAnnotationKey,
@@ -107,6 +108,13 @@ pub enum RecordError {
     Serialize,
     /// There is no open (sub)segment to record on.
     NoEntity,
+    /// Called from inside a closure the SDK runs with the recording locked (`with_current`,
+    /// `Subsegment::with_fields`, `ServiceSegment::with_entity`); counted in
+    /// `TracerStats::calls_reentrant`. Record after the closure returns instead.
+    Reentrant,
+    /// The entity's document was already sent (a `Handle` kept past the handler's return);
+    /// counted in `TracerStats::entries_after_send`.
+    AlreadySent,
 }
 
 impl fmt::Display for RecordError {
@@ -119,6 +127,10 @@ impl fmt::Display for RecordError {
             }
             RecordError::Serialize => "the metadata value failed to serialise to JSON",
             RecordError::NoEntity => "no open segment or subsegment to record on",
+            RecordError::Reentrant => {
+                "called from inside a closure that holds the recording (record after it returns)"
+            }
+            RecordError::AlreadySent => "the segment or subsegment was already sent",
         })
     }
 }

@@ -167,13 +167,14 @@ pub use runtime::api::{
 pub use runtime::host::{HostFacts, ORIGIN_EC2_INSTANCE, ORIGIN_ECS_CONTAINER};
 #[cfg(feature = "http")]
 pub use runtime::http_layer::{XRayLayer, XRayResponseFuture, XRayService};
-pub use runtime::lambda::{InvocationSource, TRACE_ENV};
-pub use runtime::scope::{Handle, Instrumented, downstream_header};
+pub use runtime::context::{Handle, Instrumented, downstream_header};
+pub use runtime::lambda::{Invocation, InvocationSource, TRACE_ENV};
 pub use runtime::service::{
     IncomingRequest, SDK_NAME, SDK_VERSION, ServiceSegment, ServiceTracer, ServiceTracerBuilder,
 };
-pub use runtime::span::MAX_ENTITIES;
-pub use runtime::tracer::{Tracer, TracerStats, global, set_global};
+pub use runtime::recording::MAX_ENTITIES;
+pub use runtime::subsegment::{InSubsegment, InSubsegmentExt, Subsegment, in_subsegment};
+pub use runtime::tracer::{ScopedFuture, Tracer, TracerBuilder, TracerStats, global, set_global};
 pub use time::{Clock, ManualClock, Timestamp};
 pub use trace_header::{
     ENCODED_CAPACITY, EncodedHeader, ExtraFields, HEADER_NAME, Malformed, SamplingDecision,
@@ -189,9 +190,9 @@ pub use xray_macros::{capture_lambda_handler, capture_method};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::runtime::capture::{
-        ErrorBoxed, ErrorBoxedSync, ErrorDebug, ErrorDisplay, ErrorOpaque, ErrorStd, Recorder,
-        ResponseOther, ResponseSerialize, Wrap,
+        CaptureOptions, ErrorBoxed, ErrorBoxedSync, ErrorDebug, ErrorDisplay, ErrorOpaque,
+        ErrorStd, Recorder, ResponseOther, ResponseSerialize, Wrap,
     };
     pub use crate::runtime::lambda::LambdaInvocation;
-    pub use crate::runtime::span::{AsyncSpan, CaptureOptions, InFrame, SyncSpan};
+    pub use crate::runtime::span::{AsyncSpan, InFrame, SyncSpan};
 }

@@ -7,6 +7,7 @@
 //! annotations and metadata reuse the buffers of the previous use. After a few invocations of
 //! the same shape, recording allocates nothing.
 
+mod access;
 mod cause;
 mod entity;
 mod fields;
