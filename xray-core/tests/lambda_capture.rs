@@ -450,7 +450,7 @@ fn downstream_headers_carry_the_current_subsegment_and_the_extra_fields() {
         .to_owned();
     assert!(out.contains(&id));
 
-    // Unsampled: Root and the decision only.
+    // Unsampled: Root, the incoming Parent (nothing recorded here) and the decision.
     let h = format!("Root={root};Parent={PARENT};Sampled=0;Lineage=x:1");
     let header = rt().block_on(async {
         #[capture_lambda_handler]
@@ -460,5 +460,5 @@ fn downstream_headers_carry_the_current_subsegment_and_the_extra_fields() {
         }
         quiet(event((), Some(&h))).await.unwrap()
     });
-    assert_eq!(header, format!("Root={root};Sampled=0"));
+    assert_eq!(header, format!("Root={root};Parent={PARENT};Sampled=0"));
 }

@@ -24,6 +24,14 @@ impl EntityTree {
         false
     }
 
+    /// True when `entity` went out as its own document.
+    pub(crate) fn is_sent(&self, entity: EntityIndex) -> bool {
+        self.nodes
+            .as_slice()
+            .get(entity.0 as usize)
+            .is_none_or(|n| n.emission == Emission::Sent)
+    }
+
     /// Counts a subsegment not opened because the invocation holds the most entities.
     pub(crate) fn count_over_limit(&mut self) {
         self.counts.subsegments_over_limit += 1;

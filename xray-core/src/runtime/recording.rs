@@ -339,7 +339,7 @@ impl Shared {
         // otherwise it goes out on its own now.
         let parent = rec.tree.parent(node);
         let parent_closed = parent.is_none_or(|p| rec.tree.is_closed(p));
-        if parent_closed && !rec.tree.is_final(node) {
+        if parent_closed && !rec.tree.is_sent(node) {
             self.emitter.emit(&mut rec.tree, node, &mut rec.buf);
         }
     }
