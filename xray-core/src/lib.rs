@@ -164,15 +164,15 @@ pub use runtime::api::{
     current_entity_id, current_trace_id, is_sampled, put_annotation, put_metadata, put_metadata_in,
     try_put_annotation, try_put_metadata, with_current,
 };
+pub use runtime::context::{Handle, Instrumented, downstream_header};
 pub use runtime::host::{HostFacts, ORIGIN_EC2_INSTANCE, ORIGIN_ECS_CONTAINER};
 #[cfg(feature = "http")]
 pub use runtime::http_layer::{XRayLayer, XRayResponseFuture, XRayService};
-pub use runtime::context::{Handle, Instrumented, downstream_header};
 pub use runtime::lambda::{Invocation, InvocationSource, TRACE_ENV};
+pub use runtime::recording::MAX_ENTITIES;
 pub use runtime::service::{
     IncomingRequest, SDK_NAME, SDK_VERSION, ServiceSegment, ServiceTracer, ServiceTracerBuilder,
 };
-pub use runtime::recording::MAX_ENTITIES;
 pub use runtime::subsegment::{InSubsegment, InSubsegmentExt, Subsegment, in_subsegment};
 pub use runtime::tracer::{ScopedFuture, Tracer, TracerBuilder, TracerStats, global, set_global};
 pub use time::{Clock, ManualClock, Timestamp};

@@ -117,7 +117,11 @@ impl Outcome {
             self.chain.record(&mut e);
             let first = self.chain.first_message();
             if !first.is_empty() {
-                let _ = e.put_metadata(namespace, self.error_key, cut_chars(first, MAX_MESSAGE_CHARS));
+                let _ = e.put_metadata(
+                    namespace,
+                    self.error_key,
+                    cut_chars(first, MAX_MESSAGE_CHARS),
+                );
             }
         }
     }

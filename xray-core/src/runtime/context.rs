@@ -75,7 +75,9 @@ impl Frame {
     pub(crate) fn header(&self) -> Option<EncodedHeader> {
         match self {
             Frame::None | Frame::Passthrough(None) => None,
-            Frame::Passthrough(Some(p)) => Some(TraceHeader::new(p.root, p.parent, sampled_or_not(p.decision)).encode()),
+            Frame::Passthrough(Some(p)) => {
+                Some(TraceHeader::new(p.root, p.parent, sampled_or_not(p.decision)).encode())
+            }
             Frame::Recording(s) => Some(s.rec.header(s.trace, s.id)),
         }
     }

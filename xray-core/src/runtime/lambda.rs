@@ -287,7 +287,10 @@ impl Invocation {
     }
 
     /// Runs `future` with the invocation's trace in scope during every poll.
-    pub fn instrument<F: Future>(&mut self, future: F) -> impl Future<Output = F::Output> + use<'_, F> {
+    pub fn instrument<F: Future>(
+        &mut self,
+        future: F,
+    ) -> impl Future<Output = F::Output> + use<'_, F> {
         self.inner.instrument(future)
     }
 

@@ -356,6 +356,7 @@ fn run_deferred() {
     loop {
         let next = DEFERRED.with(|v| v.borrow_mut().pop());
         let Some(d) = next else { break };
-        d.rec.close_now(d.node, d.end, d.ending, d.outcome.as_deref());
+        d.rec
+            .close_now(d.node, d.end, d.ending, d.outcome.as_deref());
     }
 }

@@ -74,8 +74,8 @@ impl Subsegment {
     /// starting now.
     pub fn begin(name: &str) -> Subsegment {
         let frame = match context::mode() {
-            MODE_RECORDING => context::with_scope(|s| {
-                match s.rec.open_child(s.node, name, false) {
+            MODE_RECORDING => {
+                context::with_scope(|s| match s.rec.open_child(s.node, name, false) {
                     Some((node, id)) => Frame::Recording(Scope {
                         rec: s.rec.clone(),
                         node,
@@ -83,9 +83,9 @@ impl Subsegment {
                         trace: s.trace,
                     }),
                     None => Frame::None,
-                }
-            })
-            .unwrap_or_default(),
+                })
+                .unwrap_or_default()
+            }
             MODE_NONE => {
                 context_missing(name);
                 Frame::None
@@ -129,7 +129,11 @@ impl Subsegment {
 
     /// Adds metadata in the service's namespace (see [`put_metadata`](crate::put_metadata)).
     /// The value is serialised before anything is locked.
-    pub fn put_metadata<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), RecordError> {
+    pub fn put_metadata<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), RecordError> {
         let s = self.scope().ok_or(RecordError::NoEntity)?;
         record_metadata(s, None, key, value)
     }

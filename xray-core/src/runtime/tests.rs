@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use super::lambda::LambdaInvocation;
-use super::context::Handle;
 use super::capture::CaptureOptions;
+use super::context::Handle;
+use super::lambda::LambdaInvocation;
 use super::tracer::Tracer;
 use crate::config::Config;
 use crate::emit::{DATAGRAM_HEADER, Emitter, MemorySink};

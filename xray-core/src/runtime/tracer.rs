@@ -3,10 +3,10 @@
 //! One tracer serves the whole process (see [`global`]); the state of each invocation lives in
 //! a recording taken from the tracer's pool for that invocation only, never in the tracer.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
