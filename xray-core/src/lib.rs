@@ -169,6 +169,8 @@ pub use runtime::host::{HostFacts, ORIGIN_EC2_INSTANCE, ORIGIN_ECS_CONTAINER};
 #[cfg(feature = "http")]
 pub use runtime::http_layer::{XRayLayer, XRayResponseFuture, XRayService};
 pub use runtime::lambda::{Invocation, InvocationSource, TRACE_ENV};
+#[cfg(feature = "lambda")]
+pub use runtime::lambda_layer::{LambdaFuture, LambdaLayer, LambdaService};
 pub use runtime::recording::MAX_ENTITIES;
 pub use runtime::service::{
     IncomingRequest, SDK_NAME, SDK_VERSION, ServiceSegment, ServiceTracer, ServiceTracerBuilder,

@@ -383,6 +383,16 @@ impl<'a> Recorder<'a> {
         }
     }
 
+    /// Marks a fault for an error labelled from `debug`, with the message `message`.
+    pub(crate) fn error_labelled(&mut self, debug: &dyn Debug, message: &dyn Display) {
+        self.out.fault = true;
+        if self.capture.1 {
+            let mut label = String::new();
+            write_label(&mut label, debug);
+            self.out.chain.fill_one(&label, Some(message));
+        }
+    }
+
     /// Marks a fault for an error that can only be named.
     pub fn error_opaque(&mut self, type_name: &str) {
         self.out.fault = true;

@@ -304,6 +304,19 @@ impl Invocation {
         self.inner.finish(|r| r.error(error, None));
     }
 
+    /// Records an error known by its `Debug` form (the label) and its `Display` message.
+    pub(crate) fn finish_err_labelled(
+        self,
+        debug: &dyn std::fmt::Debug,
+        message: &dyn std::fmt::Display,
+    ) {
+        self.inner.finish(|r| r.error_labelled(debug, message));
+    }
+
+    pub(crate) fn frame_mut(&mut self) -> &mut Frame {
+        &mut self.inner.frame
+    }
+
     /// Sends the document with nothing more recorded.
     pub fn finish(self) {
         self.inner.finish(|_| {});

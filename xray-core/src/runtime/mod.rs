@@ -17,6 +17,8 @@ pub(crate) mod host;
 #[cfg(feature = "http")]
 pub(crate) mod http_layer;
 pub(crate) mod lambda;
+#[cfg(feature = "lambda")]
+pub(crate) mod lambda_layer;
 pub(crate) mod recording;
 pub(crate) mod service;
 pub(crate) mod span;
