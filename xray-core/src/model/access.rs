@@ -32,6 +32,13 @@ impl EntityTree {
             .is_none_or(|n| n.emission == Emission::Sent)
     }
 
+    /// Makes `entity` sendable again (after an early `in_progress` send).
+    pub(crate) fn mark_pending(&mut self, entity: EntityIndex) {
+        if let Some(n) = self.nodes.get_mut(entity.0 as usize) {
+            n.emission = Emission::Pending;
+        }
+    }
+
     /// Counts a subsegment not opened because the invocation holds the most entities.
     pub(crate) fn count_over_limit(&mut self) {
         self.counts.subsegments_over_limit += 1;

@@ -32,6 +32,12 @@ pub const TRACE_ENV: &str = "_X_AMZN_TRACE_ID";
 pub trait InvocationSource {
     /// The `X-Amzn-Trace-Id` value Lambda passed for this invocation, if any.
     fn xray_trace_header(&self) -> Option<&str>;
+
+    /// The invocation's deadline in milliseconds since the Unix epoch, if known: shortly
+    /// before it, a handler still running has its open documents sent as `in_progress`.
+    fn deadline_ms(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl InvocationSource for str {
@@ -50,11 +56,19 @@ impl<T: InvocationSource + ?Sized> InvocationSource for &T {
     fn xray_trace_header(&self) -> Option<&str> {
         (**self).xray_trace_header()
     }
+
+    fn deadline_ms(&self) -> Option<u64> {
+        (**self).deadline_ms()
+    }
 }
 
 impl<T: InvocationSource> InvocationSource for Option<T> {
     fn xray_trace_header(&self) -> Option<&str> {
         self.as_ref().and_then(InvocationSource::xray_trace_header)
+    }
+
+    fn deadline_ms(&self) -> Option<u64> {
+        self.as_ref().and_then(InvocationSource::deadline_ms)
     }
 }
 
@@ -63,12 +77,20 @@ impl InvocationSource for lambda_runtime::Context {
     fn xray_trace_header(&self) -> Option<&str> {
         self.xray_trace_id.as_deref()
     }
+
+    fn deadline_ms(&self) -> Option<u64> {
+        Some(self.deadline).filter(|&d| d > 0)
+    }
 }
 
 #[cfg(feature = "lambda")]
 impl<T> InvocationSource for lambda_runtime::LambdaEvent<T> {
     fn xray_trace_header(&self) -> Option<&str> {
         self.context.xray_trace_id.as_deref()
+    }
+
+    fn deadline_ms(&self) -> Option<u64> {
+        self.context.deadline_ms()
     }
 }
 
@@ -89,7 +111,19 @@ impl LambdaInvocation {
         source: &S,
         options: &'static CaptureOptions,
     ) -> LambdaInvocation {
-        with_tracer(|t| Self::begin_with(t, source.xray_trace_header(), options))
+        let inv = with_tracer(|t| Self::begin_with(t, source.xray_trace_header(), options));
+        if let Some(ms) = source.deadline_ms() {
+            inv.watch_deadline(ms);
+        }
+        inv
+    }
+
+    /// Sends the open documents as `in_progress` shortly before `deadline_ms` (milliseconds
+    /// since the Unix epoch) if the handler is still running then.
+    pub(crate) fn watch_deadline(&self, deadline_ms: u64) {
+        if let Frame::Recording(s) = &self.frame {
+            super::deadline::watch(&s.rec, s.rec.generation(), s.node, deadline_ms);
+        }
     }
 
     /// Starts tracing an invocation with `tracer`, from the header Lambda passed (or, when
@@ -284,6 +318,14 @@ impl Invocation {
     /// Runs `f` with the invocation's trace in scope.
     pub fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
         self.inner.in_scope(f)
+    }
+
+    /// If the invocation is still running 100 ms before `deadline_ms` (milliseconds since the
+    /// Unix epoch, as `lambda_runtime::Context::deadline`), its open documents are sent as
+    /// `in_progress` then; the final ones replace them when it finishes. One watcher thread
+    /// serves the process.
+    pub fn watch_deadline(&self, deadline_ms: u64) {
+        self.inner.watch_deadline(deadline_ms);
     }
 
     /// Runs `future` with the invocation's trace in scope during every poll.

@@ -19,7 +19,8 @@ use super::tracer::{Tracer, with_tracer};
 /// `## handler` subsegment with `ColdStart` and `Service`, the response as metadata, an error
 /// as a fault labelled from its `Debug` form with its `Display` message. Each invocation's
 /// future runs with its trace in scope, so `#[capture_method]` functions and the manual API
-/// nest under it, also under `run_concurrent`.
+/// nest under it, also under `run_concurrent`. Shortly before the invocation's deadline, a
+/// handler still running has its open documents sent as `in_progress`.
 ///
 /// ```
 /// use lambda_runtime::tower::{Service, ServiceBuilder, ServiceExt};
@@ -103,6 +104,9 @@ where
             Some(t) => t.begin_invocation(header),
             None => with_tracer(|t| t.begin_invocation(header)),
         };
+        if event.context.deadline > 0 {
+            invocation.watch_deadline(event.context.deadline);
+        }
         // The inner service may start work as soon as it is called: in the trace already.
         let future = {
             let _entered = Entered::new(invocation.frame_mut());

@@ -13,6 +13,7 @@
 pub(crate) mod api;
 pub(crate) mod capture;
 pub(crate) mod context;
+pub(crate) mod deadline;
 pub(crate) mod host;
 #[cfg(feature = "http")]
 pub(crate) mod http_layer;

@@ -10,8 +10,8 @@
 //! closed inside them is closed when the closure returns.
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::annotation::RecordError;
@@ -98,6 +98,8 @@ pub(crate) struct Shared {
     counters: Arc<TracerCounters>,
     capture_response: AtomicBool,
     capture_error: AtomicBool,
+    /// Bumped by every `begin`, so a deadline watch knows its invocation from a later one.
+    generation: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -133,6 +135,7 @@ impl Shared {
             counters,
             capture_response: AtomicBool::new(true),
             capture_error: AtomicBool::new(true),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -162,6 +165,7 @@ impl Shared {
         describe: impl FnOnce(&mut EntityMut<'_>),
     ) -> (EntityIndex, SegmentId) {
         let now = self.now();
+        self.generation.fetch_add(1, Relaxed);
         self.capture_response.store(capture.0, Relaxed);
         self.capture_error.store(capture.1, Relaxed);
         {
@@ -342,6 +346,31 @@ impl Shared {
         if parent_closed && !rec.tree.is_sent(node) {
             self.emitter.emit(&mut rec.tree, node, &mut rec.buf);
         }
+    }
+
+    /// The invocation this recording holds (see `deadline`).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Relaxed)
+    }
+
+    /// True once the root's final document went out.
+    pub(crate) fn root_sent(&self) -> bool {
+        lock(&self.recording).root_sent
+    }
+
+    /// Sends the root of invocation `generation` as it stands, open entities `in_progress`,
+    /// unless it was already sent; its final document replaces it later.
+    pub(crate) fn send_in_progress(&self, generation: u64, node: EntityIndex) {
+        let mut rec = lock(&self.recording);
+        let rec = &mut *rec;
+        if self.generation() != generation || rec.root_sent || rec.root != Some(node) {
+            return;
+        }
+        self.emitter.emit(&mut rec.tree, node, &mut rec.buf);
+        rec.tree.mark_pending(node);
+        self.counters
+            .invocations_near_deadline
+            .fetch_add(1, Relaxed);
     }
 
     /// The header for a downstream call made under `id`.

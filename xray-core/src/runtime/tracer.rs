@@ -61,6 +61,7 @@ pub(crate) struct TracerCounters {
     pub(crate) recordings_allocated: AtomicU64,
     pub(crate) calls_reentrant: AtomicU64,
     pub(crate) entries_after_send: AtomicU64,
+    pub(crate) invocations_near_deadline: AtomicU64,
 }
 
 /// A snapshot of what the tracer has done, including its emitter's counters.
@@ -87,6 +88,8 @@ pub struct TracerStats {
     /// Entries refused with [`RecordError::AlreadySent`](crate::RecordError::AlreadySent):
     /// recorded through a kept handle after the entity's document was sent.
     pub entries_after_send: u64,
+    /// Invocations still running shortly before their deadline, sent early as `in_progress`.
+    pub invocations_near_deadline: u64,
     /// The emitter's counters.
     pub emitter: EmitterStats,
 }
@@ -157,6 +160,7 @@ impl Tracer {
             recordings_allocated: c.recordings_allocated.load(Relaxed),
             calls_reentrant: c.calls_reentrant.load(Relaxed),
             entries_after_send: c.entries_after_send.load(Relaxed),
+            invocations_near_deadline: c.invocations_near_deadline.load(Relaxed),
             emitter: self.inner.emitter.stats(),
         }
     }
