@@ -64,7 +64,7 @@ fn call_everything() -> Vec<String> {
     let seg = Subsegment::begin("inner_subsegment");
     said.push(format!("{:?}", seg.put_annotation("k", 1)));
     seg.end();
-    let _ = Handle::current().in_scope(|| xray_core::is_sampled());
+    let _ = Handle::current().in_scope(xray_core::is_sampled);
     said.push(format!("{}", nested_sync(1)));
     said
 }
@@ -236,7 +236,9 @@ fn returns_panics() -> Panics {
 #[capture_lambda_handler]
 async fn panicking_serialize(event: LambdaEvent<()>) -> Result<u32, lambda_runtime::Error> {
     let _ = event;
-    let caught = std::panic::catch_unwind(|| drop(returns_panics()));
+    let caught = std::panic::catch_unwind(|| {
+        let _ = returns_panics();
+    });
     assert!(caught.is_err());
     // The next captured call nests under the handler, not under the panicked one.
     Ok(nested_sync(1))

@@ -83,6 +83,10 @@ enum Written {
 
 impl Outcome {
     /// This thread's scratch outcome (a fresh one when it is in use higher up the stack).
+    #[allow(
+        clippy::unnecessary_box_returns,
+        reason = "kept boxed in the thread-local and in deferred closes: moves are one pointer"
+    )]
     pub(crate) fn take() -> Box<Outcome> {
         SCRATCH.with(Cell::take).unwrap_or_default()
     }

@@ -18,6 +18,10 @@ use super::tracer::context_missing;
 const PANIC_MESSAGE: &str = "the function panicked";
 
 /// Runs `record` into a scratch outcome; user code runs here, outside every lock and borrow.
+#[allow(
+    clippy::unnecessary_box_returns,
+    reason = "the scratch outcome lives boxed (see `Outcome::take`)"
+)]
 fn record_outcome(
     options: &'static CaptureOptions,
     capture: (bool, bool),
