@@ -37,6 +37,44 @@
 //! assert!(xray_core::global().stats().invocations_sampled >= 1);
 //! ```
 //!
+//! # Subsegments by hand
+//!
+//! [`Subsegment`] opens a subsegment under the current entity without writing a function (what
+//! AWS SDK, HTTP client and SQL integrations build on); [`in_subsegment`] and
+//! [`InSubsegmentExt::in_subsegment`] are its closure and future forms. Each is inert when the
+//! invocation is not sampled. [`testing::Capture`](crate::testing) (feature `testing`) gives
+//! a test exactly the documents its code produced.
+//!
+//! ```
+//! use xray_core::{InSubsegmentExt as _, Namespace, Subsegment, testing::Capture};
+//!
+//! let capture = Capture::new();
+//! capture.run_invocation(|| {
+//!     let call = Subsegment::begin("DynamoDB");
+//!     call.with_fields(|e| {
+//!         e.set_namespace(Namespace::Aws).aws_operation("GetItem");
+//!     });
+//!     // Sent with the request, so the callee joins the trace under this subsegment.
+//!     let _header = call.downstream_header();
+//!     call.end();
+//!     xray_core::in_subsegment("render", |seg| seg.put_annotation("rows", 3).unwrap());
+//!     xray_core::testing::poll_to_completion(async {}.in_subsegment("flush"));
+//! });
+//! let doc = &capture.documents()[0];
+//! assert_eq!(doc["subsegments"][0]["aws"]["operation"], "GetItem");
+//! assert_eq!(doc["subsegments"][1]["annotations"]["rows"], 3);
+//! assert_eq!(doc["subsegments"][2]["name"], "flush");
+//! ```
+//!
+//! # Without the handler macro
+//!
+//! [`LambdaLayer`] traces every invocation of a `lambda_runtime` service (a `lambda_http` or
+//! axum app, a hand-written `tower::Service`, `run_concurrent`) as the macro does:
+//! `lambda_runtime::run(ServiceBuilder::new().layer(LambdaLayer::new()).service(svc))`.
+//! Other runtimes use [`Tracer::begin_invocation`] and [`Invocation`]. Shortly before an
+//! invocation's deadline, a handler still running has its open documents sent as
+//! `in_progress`; the final ones replace them.
+//!
 //! # Building documents by hand
 //!
 //! ```
@@ -100,12 +138,13 @@
 //!
 //! - `macros` (default): re-exports `#[capture_lambda_handler]` and `#[capture_method]`.
 //! - `lambda` (default): [`InvocationSource`] for `lambda_runtime`'s `LambdaEvent` and
-//!   `Context`.
+//!   `Context`, and [`LambdaLayer`].
 //! - `http`: `XRayLayer` / `XRayService`, a tower layer that opens a [`ServiceSegment`] for
 //!   every inbound `http::Request` and adds `X-Amzn-Trace-Id` to the response (adds the `http`,
 //!   `http-body`, `tower-layer` and `tower-service` dependencies).
-//! - `testing`: test support: an in-memory emitter (`Emitter::memory`), a discarding one
-//!   (`Emitter::null`), a counting allocator (`testing`), and the validator.
+//! - `testing`: test support: `testing::Capture` (a scoped tracer recording into memory), an
+//!   in-memory emitter (`Emitter::memory`), a discarding one (`Emitter::null`), a counting
+//!   allocator, and the validator.
 //! - `validate`: the conformance validator (the official schema plus the documented rules).
 //!
 //! # Limitations
