@@ -16,7 +16,6 @@ use std::error::Error;
 use std::fmt::{self, Debug, Display, Write as _};
 
 use serde::{Serialize, Serializer};
-use serde_json::value::RawValue;
 
 use crate::annotation::cut_chars;
 use crate::model::{EntityMut, MAX_CHAIN, MAX_MESSAGE_CHARS};
@@ -131,19 +130,35 @@ impl Outcome {
     }
 }
 
-/// Writes serialised JSON as a metadata value. A value the JSON reader refuses (nested
-/// deeper than 128 levels, say) is refused and counted by the model as a failed value.
+/// Writes serialised JSON (from [`serialize_into`]) as a metadata value, without parsing it
+/// again.
 pub(crate) fn put_json(
     e: &mut EntityMut<'_>,
     namespace: &str,
     key: &str,
     json: &[u8],
 ) -> Result<(), crate::RecordError> {
-    let done = match serde_json::from_slice::<&RawValue>(json) {
-        Ok(raw) => e.put_metadata(namespace, key, raw),
+    let done = match std::str::from_utf8(json) {
+        Ok(text) => e.put_metadata(namespace, key, &RawJson(text)),
         Err(_) => e.put_metadata(namespace, key, &Unserializable),
     };
     done.map(|_| ())
+}
+
+/// serde_json's raw-value protocol (feature `raw_value`): its serializer writes this
+/// struct's one field as is. Parsing the text into a `RawValue` instead would allocate for
+/// nested values; the text is serde_json's own output, so it is valid JSON already.
+const RAW_TOKEN: &str = "$serde_json::private::RawValue";
+
+struct RawJson<'a>(&'a str);
+
+impl Serialize for RawJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct(RAW_TOKEN, 1)?;
+        st.serialize_field(RAW_TOKEN, self.0)?;
+        st.end()
+    }
 }
 
 /// A value whose serialisation fails: lets the model count a refused value its own way.
