@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use lambda_runtime::{Context, LambdaEvent};
 use tracing_subscriber::layer::SubscriberExt;
-use xray_core::__private::{CaptureOptions, LambdaInvocation};
 use xray_core::testing::poll_to_completion;
 use xray_core::{Config, Emitter, Handle, Tracer, capture_lambda_handler, capture_method};
 
@@ -69,20 +68,10 @@ async fn no_calls(event: LambdaEvent<u64>) -> Result<u64, lambda_runtime::Error>
     Ok(black_box(event.payload))
 }
 
-/// The same handler as `ten_calls`, wrapped by hand around a given tracer (the macro always
-/// uses the global one), to measure the real UDP send.
-static UDP_OPTIONS: CaptureOptions = CaptureOptions {
-    name: "## ten_calls",
-    name_is_valid: true,
-    response_key: "ten_calls response",
-    error_key: "ten_calls error",
-    capture_response: Some(false),
-    capture_error: None,
-};
-
+/// The same handler as `ten_calls`, traced through the public invocation API around a given
+/// tracer, to measure the real UDP send.
 async fn ten_calls_with(tracer: &Tracer, event: LambdaEvent<u64>) -> u64 {
-    let mut inv =
-        LambdaInvocation::begin_with(tracer, event.context.xray_trace_id.as_deref(), &UDP_OPTIONS);
+    let mut inv = tracer.begin_invocation(event.context.xray_trace_id.as_deref());
     let out = inv
         .instrument(async {
             let mut acc = event.payload;
@@ -92,7 +81,7 @@ async fn ten_calls_with(tracer: &Tracer, event: LambdaEvent<u64>) -> u64 {
             acc
         })
         .await;
-    inv.finish(|_| {});
+    inv.finish();
     out
 }
 

@@ -174,7 +174,12 @@ fn every_kind_of_invocation_on_the_real_runtime_loop() {
     assert_eq!(validate.fields["fault"], true);
     let ex = &validate.fields["cause"]["exceptions"][0];
     assert_eq!(ex["message"], "user_id is required");
-    assert!(ex["type"].as_str().unwrap().ends_with("ValidationError"));
+    // One labelling rule at every level: the error's Debug label (the variant).
+    assert_eq!(ex["type"], "MissingUserId");
+    assert_eq!(
+        handler.fields["cause"]["exceptions"][0]["type"],
+        "MissingUserId"
+    );
     assert_eq!(t.named("## submit_user").count(), 0);
     assert!(daemon.foreign_attachments().is_empty());
 }

@@ -96,6 +96,7 @@ impl From<usize> for AnnotationValue<'_> {
 
 /// Why an annotation or metadata entry was not recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RecordError {
     /// The key is empty, longer than 500 bytes, or has a character outside `[A-Za-z0-9_]`.
     InvalidAnnotationKey,
@@ -111,6 +112,13 @@ pub enum RecordError {
     /// ([`MAX_ENTITY_BYTES`](crate::MAX_ENTITY_BYTES)); the refusal is counted and marked on the
     /// entity as the metadata `xray_sdk.entries_over_budget`.
     OverBudget,
+    /// Called from inside a closure the SDK runs with the recording locked (`with_current`,
+    /// `Subsegment::with_fields`, `ServiceSegment::with_entity`); counted in
+    /// `TracerStats::calls_reentrant`. Record after the closure returns instead.
+    Reentrant,
+    /// The entity's document was already sent (a `Handle` kept past the handler's return);
+    /// counted in `TracerStats::entries_after_send`.
+    AlreadySent,
 }
 
 impl fmt::Display for RecordError {
@@ -126,6 +134,10 @@ impl fmt::Display for RecordError {
             RecordError::OverBudget => {
                 "the entity already holds its 256 KiB of annotations, metadata and cause"
             }
+            RecordError::Reentrant => {
+                "called from inside a closure that holds the recording (record after it returns)"
+            }
+            RecordError::AlreadySent => "the segment or subsegment was already sent",
         })
     }
 }

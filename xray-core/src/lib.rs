@@ -44,6 +44,44 @@
 //! assert!(std::str::from_utf8(&buf[..n]).unwrap().contains("\"name\":\"## handler\""));
 //! ```
 //!
+//! # Subsegments by hand
+//!
+//! [`Subsegment`] opens a subsegment under the current entity without writing a function (what
+//! AWS SDK, HTTP client and SQL integrations build on); [`in_subsegment`] and
+//! [`InSubsegmentExt::in_subsegment`] are its closure and future forms. Each is inert when the
+//! invocation is not sampled. [`testing::Capture`](crate::testing) (feature `testing`) gives
+//! a test exactly the documents its code produced.
+//!
+//! ```
+//! use xray_core::{InSubsegmentExt as _, Namespace, Subsegment, testing::Capture};
+//!
+//! let capture = Capture::new();
+//! capture.run_invocation(|| {
+//!     let call = Subsegment::begin("DynamoDB");
+//!     call.with_fields(|e| {
+//!         e.set_namespace(Namespace::Aws).aws_operation("GetItem");
+//!     });
+//!     // Sent with the request, so the callee joins the trace under this subsegment.
+//!     let _header = call.downstream_header();
+//!     call.end();
+//!     xray_core::in_subsegment("render", |seg| seg.put_annotation("rows", 3).unwrap());
+//!     xray_core::testing::poll_to_completion(async {}.in_subsegment("flush"));
+//! });
+//! let doc = &capture.documents()[0];
+//! assert_eq!(doc["subsegments"][0]["aws"]["operation"], "GetItem");
+//! assert_eq!(doc["subsegments"][1]["annotations"]["rows"], 3);
+//! assert_eq!(doc["subsegments"][2]["name"], "flush");
+//! ```
+//!
+//! # Without the handler macro
+//!
+//! [`LambdaLayer`] traces every invocation of a `lambda_runtime` service (a `lambda_http` or
+//! axum app, a hand-written `tower::Service`, `run_concurrent`) as the macro does:
+//! `lambda_runtime::run(ServiceBuilder::new().layer(LambdaLayer::new()).service(svc))`.
+//! Other runtimes use [`Tracer::begin_invocation`] and [`Invocation`]. Shortly before an
+//! invocation's deadline, a handler still running has its open documents sent as
+//! `in_progress`; the final ones replace them.
+//!
 //! # Building documents by hand
 //!
 //! ```
@@ -107,12 +145,13 @@
 //!
 //! - `macros` (default): re-exports `#[capture_lambda_handler]` and `#[capture_method]`.
 //! - `lambda` (default): [`InvocationSource`] for `lambda_runtime`'s `LambdaEvent` and
-//!   `Context`.
+//!   `Context`, and [`LambdaLayer`].
 //! - `http`: `XRayLayer` / `XRayService`, a tower layer that opens a [`ServiceSegment`] for
 //!   every inbound `http::Request` and adds `X-Amzn-Trace-Id` to the response (adds the `http`,
 //!   `http-body`, `tower-layer` and `tower-service` dependencies).
-//! - `testing`: test support: an in-memory emitter (`Emitter::memory`), a discarding one
-//!   (`Emitter::null`), a counting allocator (`testing`), and the validator.
+//! - `testing`: test support: `testing::Capture` (a scoped tracer recording into memory), an
+//!   in-memory emitter (`Emitter::memory`), a discarding one (`Emitter::null`), a counting
+//!   allocator, and the validator.
 //! - `validate`: the conformance validator (the official schema plus the documented rules).
 //!
 //! # Limitations
@@ -181,16 +220,19 @@ pub use runtime::api::{
     current_entity_id, current_trace_id, is_sampled, put_annotation, put_metadata, put_metadata_in,
     try_put_annotation, try_put_metadata, with_current,
 };
+pub use runtime::context::{Handle, Instrumented, downstream_header};
 pub use runtime::host::{HostFacts, ORIGIN_EC2_INSTANCE, ORIGIN_ECS_CONTAINER};
 #[cfg(feature = "http")]
 pub use runtime::http_layer::{XRayLayer, XRayResponseFuture, XRayService};
-pub use runtime::lambda::{InvocationSource, TRACE_ENV};
-pub use runtime::scope::{Handle, Instrumented, downstream_header};
+pub use runtime::lambda::{Invocation, InvocationSource, TRACE_ENV};
+#[cfg(feature = "lambda")]
+pub use runtime::lambda_layer::{LambdaFuture, LambdaLayer, LambdaService};
+pub use runtime::recording::MAX_ENTITIES;
 pub use runtime::service::{
     IncomingRequest, SDK_NAME, SDK_VERSION, ServiceSegment, ServiceTracer, ServiceTracerBuilder,
 };
-pub use runtime::span::MAX_ENTITIES;
-pub use runtime::tracer::{Tracer, TracerStats, global, set_global};
+pub use runtime::subsegment::{InSubsegment, InSubsegmentExt, Subsegment, in_subsegment};
+pub use runtime::tracer::{ScopedFuture, Tracer, TracerBuilder, TracerStats, global, set_global};
 pub use time::{Clock, ManualClock, Timestamp};
 pub use trace_header::{
     ENCODED_CAPACITY, EncodedHeader, ExtraFields, HEADER_NAME, Malformed, SamplingDecision,
@@ -206,9 +248,9 @@ pub use xray_macros::{capture_lambda_handler, capture_method};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::runtime::capture::{
-        ErrorBoxed, ErrorBoxedSync, ErrorDebug, ErrorDisplay, ErrorOpaque, ErrorStd, Recorder,
-        ResponseOther, ResponseSerialize, Wrap,
+        CaptureOptions, ErrorBoxed, ErrorBoxedSync, ErrorDebug, ErrorDisplay, ErrorOpaque,
+        ErrorStd, Recorder, ResponseOther, ResponseSerialize, Wrap,
     };
     pub use crate::runtime::lambda::LambdaInvocation;
-    pub use crate::runtime::span::{AsyncSpan, CaptureOptions, InFrame, SyncSpan};
+    pub use crate::runtime::span::{AsyncSpan, InFrame, SyncSpan};
 }

@@ -339,10 +339,11 @@ fn an_unsampled_header_is_propagated_and_nothing_is_sent() {
     )
     .unwrap();
     assert_eq!(r.trace(), (root.clone(), false));
-    // The handler ran in the trace: a downstream call would carry Root and Sampled=0.
+    // The handler ran in the trace: a downstream call would carry Root, the incoming
+    // Parent (nothing was recorded here) and Sampled=0.
     assert_eq!(
         String::from_utf8(r.body).unwrap(),
-        format!("Root={root};Sampled=0")
+        format!("Root={root};Parent={PARENT};Sampled=0")
     );
     assert!(sink.take().is_empty());
     assert_eq!(service.tracer().stats().invocations_unsampled, 1);

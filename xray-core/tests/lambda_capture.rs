@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
+use xray_core::testing::Capture;
 use xray_core::{
     Config, Emitter, Handle, MemorySink, Tracer, Validator, capture_lambda_handler, capture_method,
 };
@@ -211,12 +212,19 @@ fn unsampled_and_headerless_invocations_send_nothing() {
     rt().block_on(handler(event(User { id: "u-3".into() }, Some(&h))))
         .unwrap();
     assert!(documents(&root).is_empty());
-    // No header at all: the handler still runs.
+    // No header at all: the handler still runs; counted on the tracer in scope.
+    let capture = Capture::new();
     let out = rt()
-        .block_on(handler(event(User { id: "u-4".into() }, None)))
+        .block_on(
+            capture
+                .tracer()
+                .scope_future(handler(event(User { id: "u-4".into() }, None))),
+        )
         .unwrap();
     assert_eq!(out["created"], "u-4");
-    assert!(xray_core::global().stats().invocations_without_header >= 1);
+    assert_eq!(capture.stats().invocations_without_header, 1);
+    assert_eq!(capture.stats().context_missing, 1);
+    assert!(capture.documents().is_empty());
 }
 
 #[capture_method]
@@ -232,25 +240,26 @@ async fn branch(tag: &'static str, wait_ms: u64) -> &'static str {
 }
 
 #[capture_lambda_handler]
-async fn fan_out(event: LambdaEvent<()>) -> Result<(), lambda_runtime::Error> {
-    let _ = event;
+async fn fan_out(event: LambdaEvent<Tracer>) -> Result<(), lambda_runtime::Error> {
     // Interleaved: each branch is polled while the other waits.
     let (a, b) = tokio::join!(branch("a", 5), branch("b", 1));
     assert_eq!((a, b), ("a", "b"));
     let handle = Handle::current();
     let spawned = tokio::spawn(handle.instrument(leaf("spawned", 1)));
     spawned.await?;
-    // Without the handle a spawned task has no trace: not recorded, counted.
-    tokio::spawn(leaf("lost", 0)).await?;
+    // Without the handle a spawned task has no trace: not recorded, counted (on the tracer
+    // the task is scoped to).
+    tokio::spawn(event.payload.scope_future(leaf("lost", 0))).await?;
     Ok(())
 }
 
 #[test]
 fn concurrent_futures_and_spawned_tasks_get_the_right_parent() {
     let _ = sink();
-    let before = xray_core::global().stats().context_missing;
     let (h, root) = header("1");
-    rt().block_on(fan_out(event((), Some(&h)))).unwrap();
+    let capture = Capture::new();
+    rt().block_on(fan_out(event(capture.tracer().clone(), Some(&h))))
+        .unwrap();
     let d = &documents(&root)[0];
     let subs = d["subsegments"].as_array().unwrap();
     let names: Vec<_> = subs.iter().map(|s| s["name"].as_str().unwrap()).collect();
@@ -264,7 +273,8 @@ fn concurrent_futures_and_spawned_tasks_get_the_right_parent() {
         );
     }
     assert_eq!(subs[2]["annotations"]["tag"], "spawned");
-    assert!(xray_core::global().stats().context_missing > before);
+    // The lost task's subsegment and its annotation.
+    assert_eq!(capture.stats().context_missing, 2);
 }
 
 #[capture_method]
@@ -401,10 +411,12 @@ async fn loops(event: LambdaEvent<usize>) -> Result<usize, lambda_runtime::Error
 #[test]
 fn an_invocation_records_at_most_max_entities() {
     let _ = sink();
-    let (h, root) = header("1");
+    let (h, _) = header("1");
     let calls = xray_core::MAX_ENTITIES + 2000;
-    rt().block_on(loops(event(calls, Some(&h)))).unwrap();
-    let docs = documents(&root);
+    let capture = Capture::new();
+    rt().block_on(capture.tracer().scope_future(loops(event(calls, Some(&h)))))
+        .unwrap();
+    let docs = capture.documents();
     let mut entities = 0;
     let mut stack: Vec<&Value> = docs.iter().collect();
     while let Some(d) = stack.pop() {
@@ -415,7 +427,7 @@ fn an_invocation_records_at_most_max_entities() {
     assert_eq!(entities, xray_core::MAX_ENTITIES);
     // Packed several hundred to a datagram, not one each.
     assert!(docs.len() <= 40, "{} documents", docs.len());
-    let over = xray_core::global().stats().emitter.subsegments_over_limit;
+    let over = capture.stats().emitter.subsegments_over_limit;
     assert_eq!(over as usize, calls + 1 - xray_core::MAX_ENTITIES);
 }
 
@@ -453,7 +465,7 @@ fn downstream_headers_carry_the_current_subsegment_and_the_extra_fields() {
         .to_owned();
     assert!(out.contains(&id));
 
-    // Unsampled: Root and the decision only.
+    // Unsampled: Root, the incoming Parent (nothing recorded here) and the decision.
     let h = format!("Root={root};Parent={PARENT};Sampled=0;Lineage=x:1");
     let header = rt().block_on(async {
         #[capture_lambda_handler]
@@ -463,5 +475,5 @@ fn downstream_headers_carry_the_current_subsegment_and_the_extra_fields() {
         }
         quiet(event((), Some(&h))).await.unwrap()
     });
-    assert_eq!(header, format!("Root={root};Sampled=0"));
+    assert_eq!(header, format!("Root={root};Parent={PARENT};Sampled=0"));
 }

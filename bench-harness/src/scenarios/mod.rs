@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use workloads::synthetic::{self, Work};
-use xray_core::__private::{CaptureOptions, LambdaInvocation};
 use xray_core::{Config, Emitter, TraceId, Tracer};
 
 use crate::daemon::FakeDaemon;
@@ -46,27 +45,17 @@ pub fn daemon_tracer(daemon: &FakeDaemon) -> Tracer {
     )
 }
 
-/// The options `#[capture_lambda_handler]` would generate for a function named `handler`.
-pub(crate) static HANDLER: CaptureOptions = CaptureOptions {
-    name: "## handler",
-    name_is_valid: true,
-    response_key: "handler response",
-    error_key: "handler error",
-    capture_response: None,
-    capture_error: None,
-};
-
 /// Runs `work` as one sampled invocation traced by `tracer` (as the handler macro does) and
 /// returns its trace id. The work must not wait (no fan-out).
 pub(crate) fn invoke_traced(tracer: &Tracer, work: Work) -> String {
     let root = TraceId::random().to_string();
     let header = format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1");
-    let mut invocation = LambdaInvocation::begin_with(tracer, Some(&header), &HANDLER);
+    let mut invocation = tracer.begin_invocation(Some(&header));
     let out = block_on(invocation.instrument(synthetic::run(work)));
-    invocation.finish(|r| match &out {
-        Ok(o) => r.response(o),
-        Err(e) => r.error(e, Some("WorkFailed")),
-    });
+    match &out {
+        Ok(o) => invocation.finish_ok(o),
+        Err(e) => invocation.finish_err(e),
+    }
     root
 }
 

@@ -13,13 +13,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 use workloads::synthetic::{self, Work};
-use xray_core::__private::LambdaInvocation;
 use xray_core::{Config, Emitter, Tracer};
 
 use crate::alloc_count;
 use crate::stats::{Percentiles, Samples};
 
-use super::{HANDLER, Settings, block_on};
+use super::{Settings, block_on};
 
 /// A way of running the handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -133,13 +132,13 @@ impl Tracers {
             Mode::Sampled => (&self.null, SAMPLED),
             Mode::SampledWithSend => (&self.udp, SAMPLED),
         };
-        let mut invocation = LambdaInvocation::begin_with(tracer, Some(header), &HANDLER);
+        let mut invocation = tracer.begin_invocation(Some(header));
         let out = block_on(invocation.instrument(synthetic::run(work)));
         let checksum = out.as_ref().map_or(0, |o| o.checksum);
-        invocation.finish(|r| match &out {
-            Ok(o) => r.response(o),
-            Err(e) => r.error(e, Some("WorkFailed")),
-        });
+        match &out {
+            Ok(o) => invocation.finish_ok(o),
+            Err(e) => invocation.finish_err(e),
+        }
         checksum
     }
 }

@@ -8,6 +8,7 @@
 //! the same shape, recording allocates nothing.
 
 mod budget;
+mod access;
 mod cause;
 mod counts;
 mod entity;

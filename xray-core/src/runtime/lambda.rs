@@ -7,14 +7,17 @@
 //! the context has none (the concurrent runtime never sets it).
 
 use std::future::Future;
+use std::sync::atomic::Ordering::Relaxed;
 
-use crate::model::EntityIndex;
+use serde::Serialize;
+
 use crate::trace_header::{SamplingDecision, TraceHeader};
 
-use super::capture::{ABNORMAL, Recorder, conclude};
-use super::scope::{Frame, Scope};
-use super::span::{CaptureOptions, InFrame};
-use super::tracer::{Tracer, global};
+use super::capture::{CaptureOptions, Outcome, Recorder};
+use super::context::{Entered, Frame, Handle, Pass, Scope};
+use super::recording::{Ending, Root};
+use super::span::InFrame;
+use super::tracer::{Tracer, with_tracer};
 
 /// The environment variable the sequential Lambda runtime sets for each invocation.
 pub const TRACE_ENV: &str = "_X_AMZN_TRACE_ID";
@@ -29,6 +32,12 @@ pub const TRACE_ENV: &str = "_X_AMZN_TRACE_ID";
 pub trait InvocationSource {
     /// The `X-Amzn-Trace-Id` value Lambda passed for this invocation, if any.
     fn xray_trace_header(&self) -> Option<&str>;
+
+    /// The invocation's deadline in milliseconds since the Unix epoch, if known: shortly
+    /// before it, a handler still running has its open documents sent as `in_progress`.
+    fn deadline_ms(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl InvocationSource for str {
@@ -47,11 +56,19 @@ impl<T: InvocationSource + ?Sized> InvocationSource for &T {
     fn xray_trace_header(&self) -> Option<&str> {
         (**self).xray_trace_header()
     }
+
+    fn deadline_ms(&self) -> Option<u64> {
+        (**self).deadline_ms()
+    }
 }
 
 impl<T: InvocationSource> InvocationSource for Option<T> {
     fn xray_trace_header(&self) -> Option<&str> {
         self.as_ref().and_then(InvocationSource::xray_trace_header)
+    }
+
+    fn deadline_ms(&self) -> Option<u64> {
+        self.as_ref().and_then(InvocationSource::deadline_ms)
     }
 }
 
@@ -60,6 +77,10 @@ impl InvocationSource for lambda_runtime::Context {
     fn xray_trace_header(&self) -> Option<&str> {
         self.xray_trace_id.as_deref()
     }
+
+    fn deadline_ms(&self) -> Option<u64> {
+        Some(self.deadline).filter(|&d| d > 0)
+    }
 }
 
 #[cfg(feature = "lambda")]
@@ -67,40 +88,42 @@ impl<T> InvocationSource for lambda_runtime::LambdaEvent<T> {
     fn xray_trace_header(&self) -> Option<&str> {
         self.context.xray_trace_id.as_deref()
     }
+
+    fn deadline_ms(&self) -> Option<u64> {
+        self.context.deadline_ms()
+    }
 }
 
-/// The tracing of one invocation, held by the handler wrapper for the handler's lifetime.
-///
-/// ```
-/// use xray_core::__private::{CaptureOptions, LambdaInvocation};
-/// static OPTIONS: CaptureOptions = CaptureOptions {
-///     name: "## handler",
-///     name_is_valid: true,
-///     response_key: "handler response",
-///     error_key: "handler error",
-///     capture_response: None,
-///     capture_error: None,
-/// };
-/// let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0";
-/// let mut invocation = LambdaInvocation::begin(&header, &OPTIONS);
-/// assert!(!invocation.is_recording());
-/// invocation.finish(|_| {});
-/// ```
+/// The tracing of one invocation, held by the handler wrapper for the handler's lifetime
+/// (what `#[capture_lambda_handler]` expands to; see [`Invocation`] for the public form).
 #[derive(Debug)]
 pub struct LambdaInvocation {
     frame: Frame,
-    root: Option<EntityIndex>,
     options: &'static CaptureOptions,
+    capture: (bool, bool),
     done: bool,
 }
 
 impl LambdaInvocation {
-    /// Starts tracing an invocation with the global tracer.
+    /// Starts tracing an invocation with the tracer in scope (see [`Tracer::in_scope`]),
+    /// else the global one.
     pub fn begin<S: InvocationSource + ?Sized>(
         source: &S,
         options: &'static CaptureOptions,
     ) -> LambdaInvocation {
-        Self::begin_with(global(), source.xray_trace_header(), options)
+        let inv = with_tracer(|t| Self::begin_with(t, source.xray_trace_header(), options));
+        if let Some(ms) = source.deadline_ms() {
+            inv.watch_deadline(ms);
+        }
+        inv
+    }
+
+    /// Sends the open documents as `in_progress` shortly before `deadline_ms` (milliseconds
+    /// since the Unix epoch) if the handler is still running then.
+    pub(crate) fn watch_deadline(&self, deadline_ms: u64) {
+        if let Frame::Recording(s) = &self.frame {
+            super::deadline::watch(&s.rec, s.rec.generation(), s.node, deadline_ms);
+        }
     }
 
     /// Starts tracing an invocation with `tracer`, from the header Lambda passed (or, when
@@ -113,8 +136,8 @@ impl LambdaInvocation {
         let cold_start = tracer.take_cold_start();
         let mut inv = LambdaInvocation {
             frame: Frame::Passthrough(None),
-            root: None,
             options,
+            capture: (false, false),
             done: false,
         };
         if tracer.config().disabled {
@@ -131,7 +154,7 @@ impl LambdaInvocation {
                         tracer
                             .counters()
                             .invocations_without_header
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            .fetch_add(1, Relaxed);
                         tracer.context_missing(
                             "the invocation (no X-Ray trace header: is active tracing on?)",
                         );
@@ -143,40 +166,43 @@ impl LambdaInvocation {
         let parsed = TraceHeader::parse(header);
         let counters = tracer.counters();
         if parsed.malformed().any() {
-            counters
-                .malformed_headers
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            counters.malformed_headers.fetch_add(1, Relaxed);
         }
         match (parsed.root(), parsed.parent(), parsed.sampled()) {
             (Some(root), Some(parent), SamplingDecision::Sampled) => {
-                counters
-                    .invocations_sampled
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let state = tracer.acquire();
-                let now = state.now();
-                let node = {
-                    let mut rec = state.lock();
-                    let config = tracer.config();
-                    rec.reset(root, &config.service_name, parsed.extras_text());
-                    rec.capture_response = config.capture_response;
-                    rec.capture_error = config.capture_error;
-                    let node = rec
-                        .tree
-                        .begin_detached_subsegment(options.name, parent, now);
-                    rec.root = Some(node);
-                    let mut e = rec.tree.entity_mut(node);
-                    let _ = e.put_annotation("ColdStart", cold_start);
-                    let _ = e.put_annotation("Service", config.service_name.as_str());
-                    node
-                };
-                inv.root = Some(node);
-                inv.frame = Frame::Recording(Scope { state, node });
+                counters.invocations_sampled.fetch_add(1, Relaxed);
+                let rec = tracer.acquire();
+                let config = tracer.config();
+                let defaults = (config.capture_response, config.capture_error);
+                let (node, id) = rec.begin(
+                    root,
+                    Root::Handler {
+                        name: options.name,
+                        parent,
+                    },
+                    &config.service_name,
+                    parsed.extras_text(),
+                    defaults,
+                    |e| {
+                        let _ = e.put_annotation("ColdStart", cold_start);
+                        let _ = e.put_annotation("Service", config.service_name.as_str());
+                    },
+                );
+                inv.capture = options.capture(defaults);
+                inv.frame = Frame::Recording(Scope {
+                    rec,
+                    node,
+                    id,
+                    trace: root,
+                });
             }
-            (root, _, decision) => {
-                counters
-                    .invocations_unsampled
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                inv.frame = Frame::Passthrough(root.map(|r| (r, decision)));
+            (root, parent, decision) => {
+                counters.invocations_unsampled.fetch_add(1, Relaxed);
+                inv.frame = Frame::Passthrough(root.map(|root| Pass {
+                    root,
+                    parent,
+                    decision,
+                }));
             }
         }
         inv
@@ -184,7 +210,7 @@ impl LambdaInvocation {
 
     /// True when this invocation is recorded.
     pub fn is_recording(&self) -> bool {
-        self.root.is_some()
+        matches!(self.frame, Frame::Recording(_))
     }
 
     /// Runs the handler's future with this invocation's trace in scope.
@@ -192,22 +218,34 @@ impl LambdaInvocation {
         InFrame::new(&mut self.frame, future)
     }
 
-    /// Lets `record` describe the handler's outcome, closes the handler subsegment and sends
-    /// the invocation's document.
-    pub fn finish(mut self, record: impl FnOnce(&mut Recorder<'_>)) {
-        self.close(Some(record));
+    /// Runs `f` with this invocation's trace in scope.
+    pub fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let _entered = Entered::new(&mut self.frame);
+        f()
     }
 
-    fn close(&mut self, record: Option<impl FnOnce(&mut Recorder<'_>)>) {
-        self.done = true;
-        let (Frame::Recording(scope), Some(root)) = (std::mem::take(&mut self.frame), self.root)
-        else {
+    /// A handle to the invocation's trace.
+    pub fn handle(&self) -> Handle {
+        Handle::from_frame(self.frame.clone())
+    }
+
+    /// Lets `record` describe the handler's outcome, closes the handler subsegment and sends
+    /// the invocation's document. A panic in `record` closes it as a panic instead.
+    pub fn finish(mut self, record: impl FnOnce(&mut Recorder<'_>)) {
+        if !self.is_recording() {
+            self.done = true;
             return;
-        };
-        let now = scope.state.now();
-        let mut rec = scope.state.lock();
-        conclude(&mut rec, root, self.options, record);
-        rec.close(root, now, &scope.state.emitter);
+        }
+        let mut out = Outcome::take();
+        record(&mut Recorder::new(&mut out, self.options, self.capture));
+        self.done = true;
+        self.close(Ending::Returned, Some(out));
+    }
+
+    fn close(&mut self, ending: Ending, out: Option<Box<Outcome>>) {
+        if let Frame::Recording(s) = std::mem::take(&mut self.frame) {
+            s.rec.close(s.node, ending, out);
+        }
     }
 }
 
@@ -216,7 +254,113 @@ impl Drop for LambdaInvocation {
         if !self.done {
             // The handler panicked or its future was dropped (a timeout in a wrapper, say):
             // still send what was recorded, marked as such.
-            self.close(ABNORMAL);
+            self.close(Ending::on_drop("the function panicked"), None);
         }
+    }
+}
+
+static HANDLER: CaptureOptions = CaptureOptions {
+    name: "## handler",
+    name_is_valid: true,
+    response_key: "handler response",
+    error_key: "handler error",
+    capture_response: None,
+    capture_error: None,
+};
+
+/// One traced invocation, for runtimes and wrappers other than the handler macro: the
+/// `## handler` subsegment (annotated `ColdStart` and `Service`), its response or error, and
+/// the document sent when it finishes. From [`Tracer::begin_invocation`].
+///
+/// ```
+/// use xray_core::testing::Capture;
+///
+/// let capture = Capture::new();
+/// let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+/// let mut invocation = capture.tracer().begin_invocation(Some(header));
+/// let out = invocation.in_scope(|| {
+///     xray_core::in_subsegment("lookup", |_| 42)
+/// });
+/// invocation.finish_ok(&out);
+///
+/// let docs = capture.documents();
+/// assert_eq!(docs[0]["name"], "## handler");
+/// assert_eq!(docs[0]["subsegments"][0]["name"], "lookup");
+/// assert_eq!(docs[0]["metadata"]["service_undefined"]["handler response"], 42);
+/// ```
+#[derive(Debug)]
+#[must_use = "an invocation is sent when finished (or dropped)"]
+pub struct Invocation {
+    inner: LambdaInvocation,
+}
+
+impl Tracer {
+    /// Starts tracing one invocation from the trace header its runtime passed (`None`: from
+    /// `_X_AMZN_TRACE_ID`), as `#[capture_lambda_handler]` does.
+    pub fn begin_invocation(&self, header: Option<&str>) -> Invocation {
+        Invocation {
+            inner: LambdaInvocation::begin_with(self, header, &HANDLER),
+        }
+    }
+}
+
+impl Invocation {
+    /// True when this invocation is recorded (sampled).
+    pub fn is_recording(&self) -> bool {
+        self.inner.is_recording()
+    }
+
+    /// A handle to the invocation's trace (for spawned tasks and threads).
+    pub fn handle(&self) -> Handle {
+        self.inner.handle()
+    }
+
+    /// Runs `f` with the invocation's trace in scope.
+    pub fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        self.inner.in_scope(f)
+    }
+
+    /// If the invocation is still running 100 ms before `deadline_ms` (milliseconds since the
+    /// Unix epoch, as `lambda_runtime::Context::deadline`), its open documents are sent as
+    /// `in_progress` then; the final ones replace them when it finishes. One watcher thread
+    /// serves the process.
+    pub fn watch_deadline(&self, deadline_ms: u64) {
+        self.inner.watch_deadline(deadline_ms);
+    }
+
+    /// Runs `future` with the invocation's trace in scope during every poll.
+    pub fn instrument<F: Future>(
+        &mut self,
+        future: F,
+    ) -> impl Future<Output = F::Output> + use<'_, F> {
+        self.inner.instrument(future)
+    }
+
+    /// Records `response` as the metadata `handler response` and sends the document.
+    pub fn finish_ok<T: Serialize + ?Sized>(self, response: &T) {
+        self.inner.finish(|r| r.response(response));
+    }
+
+    /// Records `error` (a fault, with its `source()` chain) and sends the document.
+    pub fn finish_err(self, error: &(dyn std::error::Error + 'static)) {
+        self.inner.finish(|r| r.error(error, None));
+    }
+
+    /// Records an error known by its `Debug` form (the label) and its `Display` message.
+    pub(crate) fn finish_err_labelled(
+        self,
+        debug: &dyn std::fmt::Debug,
+        message: &dyn std::fmt::Display,
+    ) {
+        self.inner.finish(|r| r.error_labelled(debug, message));
+    }
+
+    pub(crate) fn frame_mut(&mut self) -> &mut Frame {
+        &mut self.inner.frame
+    }
+
+    /// Sends the document with nothing more recorded.
+    pub fn finish(self) {
+        self.inner.finish(|_| {});
     }
 }

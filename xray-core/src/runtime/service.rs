@@ -16,9 +16,9 @@ use crate::name::sanitize_name_into;
 use crate::sampling::{RuleName, Sampler, SamplingRequest};
 use crate::trace_header::{EncodedHeader, SamplingDecision, TraceHeader};
 
-use super::capture::record_abnormal_end;
+use super::context::{Entered, Frame, Handle, Instrumented, Pass, Scope};
 use super::host::HostFacts;
-use super::scope::{Entered, Frame, Handle, Instrumented, Scope};
+use super::recording::{Ending, Root};
 use super::tracer::Tracer;
 
 /// `aws.xray.sdk` on every service segment.
@@ -265,28 +265,36 @@ impl ServiceTracer {
         if !sampled {
             counters.invocations_unsampled.fetch_add(1, Relaxed);
             return ServiceSegment {
-                frame: Frame::Passthrough(Some((trace_id, SamplingDecision::NotSampled))),
+                frame: Frame::Passthrough(Some(Pass {
+                    root: trace_id,
+                    parent,
+                    decision: SamplingDecision::NotSampled,
+                })),
                 root: None,
                 trace_id,
                 id: None,
             };
         }
         counters.invocations_sampled.fetch_add(1, Relaxed);
-        let state = tracer.acquire();
-        let now = state.now();
-        let (node, id) = {
-            let mut rec = state.lock();
-            rec.reset(trace_id, &inner.name, header.extras_text());
-            rec.capture_response = config.capture_response;
-            rec.capture_error = config.capture_error;
-            let node = rec.tree.begin_segment_valid_name(&inner.name, parent, now);
-            rec.root = Some(node);
-            let mut e = rec.tree.entity_mut(node);
-            inner.describe(&mut e, request, rule);
-            (node, e.id())
-        };
+        let rec = tracer.acquire();
+        let (node, id) = rec.begin(
+            trace_id,
+            Root::Segment {
+                name: &inner.name,
+                parent,
+            },
+            &inner.name,
+            header.extras_text(),
+            (config.capture_response, config.capture_error),
+            |e| inner.describe(e, request, rule),
+        );
         ServiceSegment {
-            frame: Frame::Recording(Scope { state, node }),
+            frame: Frame::Recording(Scope {
+                rec,
+                node,
+                id,
+                trace: trace_id,
+            }),
             root: Some(node),
             trace_id,
             id: Some(id),
@@ -436,14 +444,14 @@ impl ServiceSegment {
     }
 
     /// Runs `f` on the segment's fields (`user`, annotations, `http`, …); `None` when not
-    /// sampled. Do not call other recording functions of this request from `f`: the
-    /// recording is locked while it runs.
+    /// sampled. SDK calls made from inside `f` return
+    /// [`RecordError::Reentrant`](crate::RecordError::Reentrant): the recording is locked while
+    /// it runs.
     pub fn with_entity<R>(&self, f: impl FnOnce(EntityMut<'_>) -> R) -> Option<R> {
         let (Frame::Recording(scope), Some(root)) = (&self.frame, self.root) else {
             return None;
         };
-        let mut rec = scope.state.lock();
-        Some(f(rec.tree.entity_mut(root)))
+        scope.rec.hold(root, f).ok()
     }
 
     /// Records the response and sends the segment. A status sets `http.response.status`
@@ -464,34 +472,22 @@ impl ServiceSegment {
     /// service's error); with error capture on, records it as an exception.
     #[cfg(any(test, feature = "http"))]
     pub(crate) fn record_failure(&self, type_name: &str, error: &dyn std::fmt::Display) {
-        use std::fmt::Write as _;
         let (Frame::Recording(scope), Some(root)) = (&self.frame, self.root) else {
             return;
         };
-        let mut rec = scope.state.lock();
-        let capture = rec.capture_error;
-        rec.tree.entity_mut(root).set_fault(true);
-        if !capture {
-            return;
+        let capture = scope.rec.capture().1;
+        // The message is formatted before anything is locked.
+        let mut out = super::capture::Outcome::take();
+        if capture {
+            out.chain.fill_one(type_name, Some(error));
         }
-        rec.tree
-            .entity_mut(root)
-            .add_exception(type_name, "", false);
-        let tree = &mut rec.tree;
-        let exceptions = tree
-            .node_mut(root.0)
-            .extras_mut()
-            .cause
-            .exceptions
-            .as_mut_slice();
-        if let Some(ex) = exceptions.last_mut() {
-            let _ = write!(ex.message, "{error}");
-            let keep = crate::annotation::cut_chars(&ex.message, crate::MAX_MESSAGE_CHARS).len();
-            if keep < ex.message.len() {
-                ex.message.truncate(keep);
-                tree.counts.strings_truncated += 1;
+        let _ = scope.rec.update(root, |mut e, _| {
+            e.set_fault(true);
+            if capture {
+                out.chain.record(&mut e);
             }
-        }
+        });
+        super::capture::Outcome::put_back(out);
     }
 
     fn close(&mut self, response: Option<(Option<u16>, Option<u64>)>) {
@@ -501,21 +497,21 @@ impl ServiceSegment {
         let Some(root) = self.root else {
             return;
         };
-        let now = scope.state.now();
-        let mut rec = scope.state.lock();
-        match response {
+        let ending = match response {
             Some((status, content_length)) => {
-                let mut e = rec.tree.entity_mut(root);
-                if let Some(status) = status {
-                    e.apply_http_status(status);
-                }
-                if let Some(len) = content_length {
-                    e.http_content_length(len);
-                }
+                let _ = scope.rec.update(root, |mut e, _| {
+                    if let Some(status) = status {
+                        e.apply_http_status(status);
+                    }
+                    if let Some(len) = content_length {
+                        e.http_content_length(len);
+                    }
+                });
+                Ending::Returned
             }
-            None => record_abnormal_end(&mut rec, root, "the request handler panicked"),
-        }
-        rec.close(root, now, &scope.state.emitter);
+            None => Ending::on_drop("the request handler panicked"),
+        };
+        scope.rec.close(root, ending, None);
     }
 }
 

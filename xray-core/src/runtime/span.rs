@@ -1,67 +1,35 @@
 //! Subsegments for captured functions: opened on entry, closed on exit, on a panic, or when
-//! their future is dropped before it completes.
+//! their future is dropped before it completes. What the function returned is formatted into
+//! the thread's scratch [`Outcome`] first (user code, nothing locked), then the recording
+//! layer copies it and closes the entity.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::model::{EntityIndex, EntityTree};
-use crate::time::Timestamp;
+use crate::id::SegmentId;
+use crate::model::EntityIndex;
 
-use super::capture::{ABNORMAL, Recorder, conclude};
-use super::scope::{self, Entered, Frame, MODE_NONE, MODE_RECORDING, Scope};
-use super::tracer::global;
+use super::capture::{CaptureOptions, Outcome, Recorder};
+use super::context::{self, Entered, Frame, MODE_NONE, MODE_RECORDING, Scope};
+use super::recording::Ending;
+use super::tracer::context_missing;
 
-/// Options a capture macro passes for one function.
-#[derive(Debug, Clone, Copy)]
-pub struct CaptureOptions {
-    /// The subsegment name (`## <fn name>` unless given).
-    pub name: &'static str,
-    /// The macro checked `name` against the schema (ASCII names only), so the run-time check
-    /// is skipped.
-    pub name_is_valid: bool,
-    /// The metadata key for the response: `"<fn name> response"`.
-    pub response_key: &'static str,
-    /// The metadata key for the error: `"<fn name> error"`.
-    pub error_key: &'static str,
-    /// `capture_response` as written on the attribute (`None` = follow the environment).
-    pub capture_response: Option<bool>,
-    /// `capture_error` as written on the attribute (`None` = follow the environment).
-    pub capture_error: Option<bool>,
-}
+const PANIC_MESSAGE: &str = "the function panicked";
 
-impl CaptureOptions {
-    /// Opens the subsegment, or returns `None` (counted) when the invocation already holds
-    /// [`MAX_ENTITIES`] entities: the call then runs unrecorded, and what it calls nests under
-    /// its caller.
-    fn begin(
-        &self,
-        tree: &mut EntityTree,
-        parent: EntityIndex,
-        now: Timestamp,
-    ) -> Option<EntityIndex> {
-        if tree.len() >= MAX_ENTITIES {
-            tree.counts.subsegments_over_limit += 1;
-            return None;
-        }
-        Some(if self.name_is_valid {
-            tree.begin_subsegment_valid_name(parent, self.name, now)
-        } else {
-            tree.begin_subsegment(parent, self.name, now)
-        })
-    }
-}
-
-/// The most entities one invocation records. Each costs about a kilobyte while the
-/// invocation runs, and X-Ray shows nothing useful past a few thousand; a handler looping over
-/// a million captured calls must not exhaust a small function's memory.
-pub const MAX_ENTITIES: usize = 10_000;
-
-/// Called when a recording API finds no trace at all.
-#[cold]
-#[inline(never)]
-pub(crate) fn context_missing(what: &str) {
-    global().context_missing(what);
+/// Runs `record` into a scratch outcome; user code runs here, outside every lock and borrow.
+#[allow(
+    clippy::unnecessary_box_returns,
+    reason = "the scratch outcome lives boxed (see `Outcome::take`)"
+)]
+fn record_outcome(
+    options: &'static CaptureOptions,
+    capture: (bool, bool),
+    record: impl FnOnce(&mut Recorder<'_>),
+) -> Box<Outcome> {
+    let mut out = Outcome::take();
+    record(&mut Recorder::new(&mut out, options, capture));
+    out
 }
 
 /// The subsegment of a captured synchronous function. It lives on the stack of the function
@@ -71,7 +39,9 @@ pub(crate) fn context_missing(what: &str) {
 pub struct SyncSpan {
     node: EntityIndex,
     prev: EntityIndex,
+    prev_id: SegmentId,
     options: &'static CaptureOptions,
+    capture: (bool, bool),
     done: bool,
 }
 
@@ -79,7 +49,7 @@ impl SyncSpan {
     /// Opens the subsegment under the current entity; `None` when not recording.
     #[inline]
     pub fn enter(options: &'static CaptureOptions) -> Option<SyncSpan> {
-        let mode = scope::mode();
+        let mode = context::mode();
         if mode != MODE_RECORDING {
             if mode == MODE_NONE {
                 context_missing(options.name);
@@ -90,34 +60,39 @@ impl SyncSpan {
     }
 
     fn enter_recording(options: &'static CaptureOptions) -> Option<SyncSpan> {
-        scope::with_scope(|s| {
-            let now = s.state.now();
-            let node = options.begin(&mut s.state.lock().tree, s.node, now)?;
+        context::with_scope(|s| {
+            let (node, id) = s
+                .rec
+                .open_child(s.node, options.name, options.name_is_valid)?;
             let prev = std::mem::replace(&mut s.node, node);
+            let prev_id = std::mem::replace(&mut s.id, id);
             Some(SyncSpan {
                 node,
                 prev,
+                prev_id,
                 options,
+                capture: options.capture(s.rec.capture()),
                 done: false,
             })
         })
         .flatten()
     }
 
-    /// Lets `record` describe the outcome, then closes the subsegment.
+    /// Lets `record` describe the outcome, then closes the subsegment. A panic in `record`
+    /// (a `Serialize` that panics) closes it as a panic instead.
     pub fn finish(mut self, record: impl FnOnce(&mut Recorder<'_>)) {
-        self.close(Some(record));
+        let out = record_outcome(self.options, self.capture, record);
+        self.done = true;
+        self.close(Ending::Returned, Some(out));
     }
 
-    fn close(&mut self, record: Option<impl FnOnce(&mut Recorder<'_>)>) {
-        self.done = true;
-        let (node, prev, options) = (self.node, self.prev, self.options);
-        scope::with_scope(|s| {
-            let now = s.state.now();
-            let mut rec = s.state.lock();
-            conclude(&mut rec, node, options, record);
-            rec.close(node, now, &s.state.emitter);
+    fn close(&mut self, ending: Ending, out: Option<Box<Outcome>>) {
+        let (node, prev, prev_id) = (self.node, self.prev, self.prev_id);
+        // The recording layer runs no user code, so it may run with the frame borrowed.
+        context::with_scope(|s| {
             s.node = prev;
+            s.id = prev_id;
+            s.rec.close(node, ending, out);
         });
     }
 }
@@ -126,19 +101,20 @@ impl Drop for SyncSpan {
     fn drop(&mut self) {
         if !self.done {
             // Only a panic leaves a sync function without passing through `finish`.
-            self.close(ABNORMAL);
+            self.close(Ending::on_drop(PANIC_MESSAGE), None);
         }
     }
 }
 
-/// The subsegment of a captured `async` function. Opened at the first poll under the entity
-/// current then; every poll of the body runs with it as the current entity.
+/// The subsegment of a captured `async` function. Opened under the entity current at
+/// creation; every poll of the body runs with it as the current entity.
 #[derive(Debug)]
 pub struct AsyncSpan {
     /// `Frame::Recording` with this span's entity while recording, `Frame::None` otherwise;
     /// holds the caller's frame while the body is being polled.
     frame: Frame,
     options: &'static CaptureOptions,
+    capture: (bool, bool),
     done: bool,
 }
 
@@ -146,17 +122,21 @@ impl AsyncSpan {
     /// Opens the subsegment under the current entity; inert when not recording.
     #[inline]
     pub fn enter(options: &'static CaptureOptions) -> AsyncSpan {
-        let mode = scope::mode();
+        let mode = context::mode();
+        let mut capture = (false, false);
         let frame = if mode == MODE_RECORDING {
-            scope::with_scope(|s| {
-                let now = s.state.now();
-                let node = options.begin(&mut s.state.lock().tree, s.node, now);
-                node.map_or(Frame::None, |node| {
-                    Frame::Recording(Scope {
-                        state: s.state.clone(),
-                        node,
+            context::with_scope(|s| {
+                capture = options.capture(s.rec.capture());
+                s.rec
+                    .open_child(s.node, options.name, options.name_is_valid)
+                    .map_or(Frame::None, |(node, id)| {
+                        Frame::Recording(Scope {
+                            rec: s.rec.clone(),
+                            node,
+                            id,
+                            trace: s.trace,
+                        })
                     })
-                })
             })
             .unwrap_or_default()
         } else {
@@ -168,6 +148,7 @@ impl AsyncSpan {
         AsyncSpan {
             frame,
             options,
+            capture,
             done: false,
         }
     }
@@ -189,18 +170,21 @@ impl AsyncSpan {
         }
     }
 
-    /// Lets `record` describe the outcome, then closes the subsegment.
+    /// Lets `record` describe the outcome, then closes the subsegment. A panic in `record`
+    /// closes it as a panic instead.
     pub fn finish(mut self, record: impl FnOnce(&mut Recorder<'_>)) {
-        self.close(Some(record));
+        if !self.is_recording() {
+            self.done = true;
+            return;
+        }
+        let out = record_outcome(self.options, self.capture, record);
+        self.done = true;
+        self.close(Ending::Returned, Some(out));
     }
 
-    fn close(&mut self, record: Option<impl FnOnce(&mut Recorder<'_>)>) {
-        self.done = true;
+    fn close(&mut self, ending: Ending, out: Option<Box<Outcome>>) {
         if let Frame::Recording(s) = std::mem::take(&mut self.frame) {
-            let now = s.state.now();
-            let mut rec = s.state.lock();
-            conclude(&mut rec, s.node, self.options, record);
-            rec.close(s.node, now, &s.state.emitter);
+            s.rec.close(s.node, ending, out);
         }
     }
 }
@@ -208,7 +192,7 @@ impl AsyncSpan {
 impl Drop for AsyncSpan {
     fn drop(&mut self) {
         if !self.done {
-            self.close(ABNORMAL);
+            self.close(Ending::on_drop(PANIC_MESSAGE), None);
         }
     }
 }

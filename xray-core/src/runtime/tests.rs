@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
+use super::capture::CaptureOptions;
+use super::context::Handle;
 use super::lambda::LambdaInvocation;
-use super::scope::Handle;
-use super::span::CaptureOptions;
 use super::tracer::Tracer;
 use crate::config::Config;
 use crate::emit::{DATAGRAM_HEADER, Emitter, MemorySink};

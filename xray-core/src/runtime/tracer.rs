@@ -3,8 +3,12 @@
 //! One tracer serves the whole process (see [`global`]); the state of each invocation lives in
 //! a recording taken from the tracer's pool for that invocation only, never in the tracer.
 
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::{Context, Poll};
 
 use serde::Serialize;
 
@@ -12,7 +16,7 @@ use crate::config::{Config, ContextMissing};
 use crate::emit::{Emitter, EmitterStats};
 use crate::time::Clock;
 
-use super::state::InvocationState;
+use super::recording::Shared;
 
 /// Recordings kept for reuse; beyond this, extra concurrent invocations use fresh ones that
 /// are dropped afterwards.
@@ -39,9 +43,9 @@ struct Inner {
     config: Config,
     emitter: Emitter,
     clock: Clock,
-    pool: Mutex<Vec<Arc<InvocationState>>>,
+    pool: Mutex<Vec<Arc<Shared>>>,
     cold_start: AtomicBool,
-    counters: TracerCounters,
+    counters: Arc<TracerCounters>,
 }
 
 #[derive(Debug, Default)]
@@ -52,10 +56,14 @@ pub(crate) struct TracerCounters {
     pub(crate) malformed_headers: AtomicU64,
     pub(crate) context_missing: AtomicU64,
     pub(crate) recordings_allocated: AtomicU64,
+    pub(crate) calls_reentrant: AtomicU64,
+    pub(crate) entries_after_send: AtomicU64,
+    pub(crate) invocations_near_deadline: AtomicU64,
 }
 
 /// A snapshot of what the tracer has done, including its emitter's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct TracerStats {
     /// Invocations recorded (`Sampled=1` with `Root` and `Parent`), and service requests
     /// recorded (see [`ServiceTracer`](crate::ServiceTracer)).
@@ -71,6 +79,14 @@ pub struct TracerStats {
     pub context_missing: u64,
     /// Recordings allocated (the pool reuses them; this stops growing once warm).
     pub recordings_allocated: u64,
+    /// SDK calls refused with [`RecordError::Reentrant`](crate::RecordError::Reentrant): made
+    /// from inside a closure that held the recording.
+    pub calls_reentrant: u64,
+    /// Entries refused with [`RecordError::AlreadySent`](crate::RecordError::AlreadySent):
+    /// recorded through a kept handle after the entity's document was sent.
+    pub entries_after_send: u64,
+    /// Invocations still running shortly before their deadline, sent early as `in_progress`.
+    pub invocations_near_deadline: u64,
     /// The emitter's counters.
     pub emitter: EmitterStats,
 }
@@ -111,7 +127,7 @@ impl Tracer {
                 clock,
                 pool: Mutex::new(Vec::new()),
                 cold_start: AtomicBool::new(true),
-                counters: TracerCounters::default(),
+                counters: Arc::default(),
             }),
         }
     }
@@ -141,6 +157,9 @@ impl Tracer {
             malformed_headers: c.malformed_headers.load(Relaxed),
             context_missing: c.context_missing.load(Relaxed),
             recordings_allocated: c.recordings_allocated.load(Relaxed),
+            calls_reentrant: c.calls_reentrant.load(Relaxed),
+            entries_after_send: c.entries_after_send.load(Relaxed),
+            invocations_near_deadline: c.invocations_near_deadline.load(Relaxed),
             emitter: self.inner.emitter.stats(),
         }
     }
@@ -156,7 +175,7 @@ impl Tracer {
     }
 
     /// A recording no other invocation is using, emptied. Only allocates while the pool grows.
-    pub(crate) fn acquire(&self) -> Arc<InvocationState> {
+    pub(crate) fn acquire(&self) -> Arc<Shared> {
         let mut pool = self
             .inner
             .pool
@@ -171,9 +190,10 @@ impl Tracer {
             .counters
             .recordings_allocated
             .fetch_add(1, Relaxed);
-        let fresh = Arc::new(InvocationState::new(
+        let fresh = Arc::new(Shared::new(
             self.inner.emitter.clone(),
             self.inner.clock.clone(),
+            Arc::clone(&self.inner.counters),
         ));
         if pool.len() < POOL_LIMIT {
             pool.push(Arc::clone(&fresh));
@@ -192,6 +212,200 @@ impl Tracer {
                 "no trace in scope: `{what}` is not recorded (call it inside a \
                  #[capture_lambda_handler] handler, or pass a Handle to other tasks and threads)"
             ));
+        }
+    }
+}
+
+thread_local! {
+    /// The tracer scoped by [`Tracer::in_scope`] / [`Tracer::scope_future`] on this thread.
+    static SCOPED: RefCell<Option<Tracer>> = const { RefCell::new(None) };
+}
+
+impl Tracer {
+    /// Starts configuring a tracer: the configuration from the environment unless given,
+    /// UDP to its daemon address unless an emitter is given, the system clock.
+    ///
+    /// ```
+    /// use xray_core::{Config, Emitter, Tracer};
+    ///
+    /// let (emitter, _sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+    /// let tracer = Tracer::builder()
+    ///     .config(Config::default())
+    ///     .service_name("orders")
+    ///     .capture_response(false)
+    ///     .emitter(emitter)
+    ///     .build();
+    /// assert_eq!(tracer.config().service_name, "orders");
+    /// ```
+    pub fn builder() -> TracerBuilder {
+        TracerBuilder::default()
+    }
+
+    /// Makes `self` the tracer the macros, the manual API and the context-missing strategy
+    /// use on this thread while `f` runs (before [`global`]).
+    ///
+    /// ```
+    /// use xray_core::{Config, Emitter, Tracer};
+    ///
+    /// let (emitter, _sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+    /// let tracer = Tracer::with_emitter(Config::default(), emitter);
+    /// tracer.in_scope(|| xray_core::put_annotation("outside", "a trace"));
+    /// assert_eq!(tracer.stats().context_missing, 1);
+    /// ```
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let mut slot = Some(self.clone());
+        let _scoped = ScopedGuard::new(&mut slot);
+        f()
+    }
+
+    /// Wraps `future` so every poll runs with `self` as the scoped tracer (see
+    /// [`Tracer::in_scope`]).
+    pub fn scope_future<F: Future>(&self, future: F) -> ScopedFuture<F> {
+        ScopedFuture {
+            future,
+            tracer: Some(self.clone()),
+        }
+    }
+}
+
+/// Puts a scoped tracer in place and takes it back out when dropped.
+struct ScopedGuard<'a> {
+    slot: &'a mut Option<Tracer>,
+}
+
+impl<'a> ScopedGuard<'a> {
+    fn new(slot: &'a mut Option<Tracer>) -> ScopedGuard<'a> {
+        SCOPED.with(|s| std::mem::swap(&mut *s.borrow_mut(), slot));
+        ScopedGuard { slot }
+    }
+}
+
+impl Drop for ScopedGuard<'_> {
+    fn drop(&mut self) {
+        SCOPED.with(|s| std::mem::swap(&mut *s.borrow_mut(), self.slot));
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future polled with a scoped tracer (see [`Tracer::scope_future`]).
+    #[derive(Debug)]
+    pub struct ScopedFuture<F> {
+        #[pin]
+        future: F,
+        tracer: Option<Tracer>,
+    }
+}
+
+impl<F: Future> Future for ScopedFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _scoped = ScopedGuard::new(this.tracer);
+        this.future.poll(cx)
+    }
+}
+
+/// Runs `f` with the tracer in scope: the scoped one, else [`global`].
+pub(crate) fn with_tracer<R>(f: impl FnOnce(&Tracer) -> R) -> R {
+    let scoped = SCOPED.with(|s| s.borrow().clone());
+    match scoped {
+        Some(t) => f(&t),
+        None => f(global()),
+    }
+}
+
+/// Called when a recording API finds no trace at all.
+#[cold]
+#[inline(never)]
+pub(crate) fn context_missing(what: &str) {
+    with_tracer(|t| t.context_missing(what));
+}
+
+/// Configures a [`Tracer`] (see [`Tracer::builder`]).
+#[derive(Debug, Default)]
+#[must_use = "call `build` to get the tracer"]
+pub struct TracerBuilder {
+    config: Option<Config>,
+    service_name: Option<String>,
+    capture_response: Option<bool>,
+    capture_error: Option<bool>,
+    context_missing: Option<ContextMissing>,
+    emitter: Option<Emitter>,
+    clock: Option<Clock>,
+}
+
+impl TracerBuilder {
+    /// Starts from `config` instead of the environment's.
+    pub fn config(mut self, config: Config) -> TracerBuilder {
+        self.config = Some(config);
+        self
+    }
+
+    /// The service name (metadata namespace, `Service` annotation).
+    pub fn service_name(mut self, name: &str) -> TracerBuilder {
+        self.service_name = Some(name.to_owned());
+        self
+    }
+
+    /// Whether captured functions record their response by default.
+    pub fn capture_response(mut self, on: bool) -> TracerBuilder {
+        self.capture_response = Some(on);
+        self
+    }
+
+    /// Whether captured functions record their error by default.
+    pub fn capture_error(mut self, on: bool) -> TracerBuilder {
+        self.capture_error = Some(on);
+        self
+    }
+
+    /// What a recording call with no trace in scope does.
+    pub fn context_missing(mut self, strategy: ContextMissing) -> TracerBuilder {
+        self.context_missing = Some(strategy);
+        self
+    }
+
+    /// Sends through `emitter` (`Emitter::memory` in tests).
+    pub fn emitter(mut self, emitter: Emitter) -> TracerBuilder {
+        self.emitter = Some(emitter);
+        self
+    }
+
+    /// Reads time from `clock`.
+    pub fn clock(mut self, clock: Clock) -> TracerBuilder {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The tracer. Configuration warnings from the environment are written to stderr.
+    pub fn build(self) -> Tracer {
+        let mut config = self.config.unwrap_or_else(|| {
+            let (config, warnings) = Config::from_env();
+            for w in &warnings {
+                eprintln!("[xray] {w}");
+            }
+            config
+        });
+        if let Some(v) = self.service_name {
+            config.service_name = v;
+        }
+        if let Some(v) = self.capture_response {
+            config.capture_response = v;
+        }
+        if let Some(v) = self.capture_error {
+            config.capture_error = v;
+        }
+        if let Some(v) = self.context_missing {
+            config.context_missing = v;
+        }
+        let clock = self.clock.unwrap_or(Clock::System);
+        match self.emitter {
+            Some(e) => Tracer::with_parts(config, e, clock),
+            None => {
+                let t = Tracer::new(config);
+                Tracer::with_parts(t.config().clone(), t.emitter().clone(), clock)
+            }
         }
     }
 }

@@ -121,9 +121,10 @@ fn an_unsampled_header_records_nothing_but_propagates() {
     );
     let down = seg.in_scope(|| (crate::is_sampled(), crate::downstream_header()));
     assert!(!down.0);
+    // Nothing recorded here: the downstream call hangs under the incoming parent.
     assert_eq!(
         down.1.as_deref(),
-        Some(format!("Root={ROOT};Sampled=0").as_str())
+        Some(format!("Root={ROOT};Parent={PARENT};Sampled=0").as_str())
     );
     assert!(seg.with_entity(|_| ()).is_none());
     seg.finish(Some(200), None);

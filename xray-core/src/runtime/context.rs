@@ -5,6 +5,11 @@
 //! invocation's frame is only ever in place while that invocation's code runs, so several
 //! invocations interleaved on the same threads (`run_concurrent`) never see each other's. A
 //! second thread-local byte mirrors the frame's kind so the common checks cost one load.
+//!
+//! The frame is only ever borrowed for a few internal instructions: user code never runs
+//! while it is borrowed, so any SDK call from inside a `Serialize`, a `Display` or a closure
+//! finds it free. The frame also carries the trace and entity ids, so asking for them takes
+//! no lock.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -14,9 +19,9 @@ use std::task::{Context, Poll};
 
 use crate::id::{SegmentId, TraceId};
 use crate::model::EntityIndex;
-use crate::trace_header::{SamplingDecision, TraceHeader};
+use crate::trace_header::{EncodedHeader, SamplingDecision, TraceHeader};
 
-use super::state::InvocationState;
+use super::recording::Shared;
 
 /// No trace in scope: recording calls apply the context-missing strategy.
 pub(crate) const MODE_NONE: u8 = 0;
@@ -30,11 +35,21 @@ thread_local! {
     static FRAME: RefCell<Frame> = const { RefCell::new(Frame::None) };
 }
 
-/// A recorded invocation and the entity new subsegments go under.
+/// A recorded invocation and the entity new subsegments go under, with its ids.
 #[derive(Debug, Clone)]
 pub(crate) struct Scope {
-    pub(crate) state: Arc<InvocationState>,
+    pub(crate) rec: Arc<Shared>,
     pub(crate) node: EntityIndex,
+    pub(crate) id: SegmentId,
+    pub(crate) trace: TraceId,
+}
+
+/// What an unrecorded invocation keeps for downstream headers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pass {
+    pub(crate) root: TraceId,
+    pub(crate) parent: Option<SegmentId>,
+    pub(crate) decision: SamplingDecision,
 }
 
 /// What code runs under.
@@ -42,8 +57,8 @@ pub(crate) struct Scope {
 pub(crate) enum Frame {
     #[default]
     None,
-    /// Not recorded; the trace id and decision are kept for downstream headers.
-    Passthrough(Option<(TraceId, SamplingDecision)>),
+    /// Not recorded; the trace id, parent and decision are kept for downstream headers.
+    Passthrough(Option<Pass>),
     Recording(Scope),
 }
 
@@ -54,6 +69,24 @@ impl Frame {
             Frame::Passthrough(_) => MODE_PASSTHROUGH,
             Frame::Recording(_) => MODE_RECORDING,
         }
+    }
+
+    /// The `X-Amzn-Trace-Id` for a downstream call made under this frame.
+    pub(crate) fn header(&self) -> Option<EncodedHeader> {
+        match self {
+            Frame::None | Frame::Passthrough(None) => None,
+            Frame::Passthrough(Some(p)) => {
+                Some(TraceHeader::new(p.root, p.parent, sampled_or_not(p.decision)).encode())
+            }
+            Frame::Recording(s) => Some(s.rec.header(s.trace, s.id)),
+        }
+    }
+}
+
+fn sampled_or_not(decision: SamplingDecision) -> SamplingDecision {
+    match decision {
+        SamplingDecision::Sampled => SamplingDecision::Sampled,
+        _ => SamplingDecision::NotSampled,
     }
 }
 
@@ -73,13 +106,19 @@ pub(crate) fn swap(frame: &mut Frame) {
     });
 }
 
-/// Runs `f` with the current recording scope, if there is one.
+/// Runs `f` with the current recording scope, if there is one. `f` is SDK code only: it must
+/// never run user code (which could come back here).
 #[inline]
 pub(crate) fn with_scope<R>(f: impl FnOnce(&mut Scope) -> R) -> Option<R> {
     FRAME.with(|fr| match &mut *fr.borrow_mut() {
         Frame::Recording(scope) => Some(f(scope)),
         _ => None,
     })
+}
+
+/// A copy of the current frame.
+pub(crate) fn current() -> Frame {
+    FRAME.with(|f| f.borrow().clone())
 }
 
 /// Puts a frame in place and takes it back out when dropped, unwinding included.
@@ -130,9 +169,7 @@ impl Handle {
 
     /// The trace and entity current here (an empty handle outside any trace).
     pub fn current() -> Handle {
-        Handle {
-            frame: FRAME.with(|f| f.borrow().clone()),
-        }
+        Handle { frame: current() }
     }
 
     /// True when code run through this handle is recorded.
@@ -155,39 +192,24 @@ impl Handle {
 
     /// The header to send with a downstream call made from here: `Root`, `Parent` = the
     /// current entity, `Sampled`. `None` outside a trace.
-    pub fn downstream_header(&self) -> Option<crate::trace_header::EncodedHeader> {
-        frame_header(&self.frame)
-    }
-}
-
-fn frame_header(frame: &Frame) -> Option<crate::trace_header::EncodedHeader> {
-    match frame {
-        Frame::None | Frame::Passthrough(None) => None,
-        Frame::Passthrough(Some((root, decision))) => {
-            let sampled = match decision {
-                SamplingDecision::Sampled | SamplingDecision::NotSampled => *decision,
-                _ => SamplingDecision::NotSampled,
-            };
-            Some(TraceHeader::new(*root, None, sampled).encode())
-        }
-        Frame::Recording(scope) => {
-            let rec = scope.state.lock();
-            let id = rec.tree.id(scope.node).unwrap_or(SegmentId::NOOP);
-            let header = TraceHeader::with_extras(
-                rec.tree.trace_id(),
-                Some(id),
-                SamplingDecision::Sampled,
-                &rec.header_extras,
-            );
-            Some(header.encode())
-        }
+    pub fn downstream_header(&self) -> Option<EncodedHeader> {
+        self.frame.header()
     }
 }
 
 /// The `X-Amzn-Trace-Id` value for a downstream call made from the current code, if a trace
-/// is in scope.
-pub fn downstream_header() -> Option<crate::trace_header::EncodedHeader> {
-    FRAME.with(|f| frame_header(&f.borrow()))
+/// is in scope: `Parent` is the current entity when recorded; for an unrecorded invocation it
+/// is the incoming parent, with `Sampled=0`.
+///
+/// ```
+/// assert!(xray_core::downstream_header().is_none());
+/// ```
+pub fn downstream_header() -> Option<EncodedHeader> {
+    // A copy, so that no borrow of the frame is held while the header is written.
+    match mode() {
+        MODE_NONE => None,
+        _ => current().header(),
+    }
 }
 
 pin_project_lite::pin_project! {
