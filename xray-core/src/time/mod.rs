@@ -91,12 +91,29 @@ pub enum Clock {
     Manual(ManualClock),
 }
 
+thread_local! {
+    static LAST_MICROS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Never earlier than this thread's previous reading. A thread that read the counter under
+/// the previous anchor, just before another thread re-anchored with a corrected rate, can be
+/// a few hundred microseconds ahead of the new anchor's line; holding its last value until
+/// the new line passes it keeps a subsegment's end after its start.
+#[inline]
+fn monotonic(micros: u64) -> u64 {
+    LAST_MICROS.with(|last| {
+        let t = micros.max(last.get());
+        last.set(t);
+        t
+    })
+}
+
 impl Clock {
     /// The current time on this clock.
     #[inline]
     pub fn now(&self) -> Timestamp {
         match self {
-            Clock::System => Timestamp(counter::now_micros()),
+            Clock::System => Timestamp(monotonic(counter::now_micros())),
             Clock::Manual(m) => m.now(),
         }
     }
