@@ -8,7 +8,10 @@
 //! compiling (and IDEs keep working).
 
 mod args;
+mod body;
 mod expand;
+mod name_chars;
+mod returns;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -67,6 +70,7 @@ fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
         validate::check_name(name, &mut errors);
     }
     validate::check_fn(kind, &f, &mut errors);
+    validate::check_returns(&f, args.result.as_ref(), &mut errors);
     validate::check_annotation_keys(&f, &mut errors);
     if let Err(e) = errors.into_result() {
         let mut out = f.to_token_stream();
