@@ -316,6 +316,9 @@ mod tests {
                 "duplicate argument `result`: give it once",
             ]
         );
-        assert_eq!(errors_of("reslt"), ["unknown argument `reslt`, expected `result`"]);
+        assert_eq!(
+            errors_of("reslt"),
+            ["unknown argument `reslt`, expected `result`"]
+        );
     }
 }

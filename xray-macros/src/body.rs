@@ -132,7 +132,10 @@ mod tests {
         );
         assert!(out.starts_with("'__xray_body : {"), "{out}");
         assert!(out.contains("break '__xray_body Ok (1)"), "{out}");
-        assert!(out.contains("Err (:: core :: convert :: From :: from"), "{out}");
+        assert!(
+            out.contains("Err (:: core :: convert :: From :: from"),
+            "{out}"
+        );
         assert!(!out.contains("return"), "{out}");
         assert!(!out.contains('?'), "{out}");
         let out = rewrite("{ let v = o?; if v { return; } }", Residual::Option);
@@ -146,7 +149,10 @@ mod tests {
                     fn inner() -> u8 { return 2; } f() }";
         assert_eq!(
             rewrite(body, Residual::Result),
-            syn::parse_str::<Block>(body).unwrap().to_token_stream().to_string()
+            syn::parse_str::<Block>(body)
+                .unwrap()
+                .to_token_stream()
+                .to_string()
         );
     }
 
