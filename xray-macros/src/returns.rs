@@ -136,9 +136,9 @@ fn bound_is(bound: &TypeParamBound, name: &str) -> bool {
 }
 
 /// `T` of a `Future<Output = T>` bound.
-fn future_output<'a>(
-    bounds: &'a syn::punctuated::Punctuated<TypeParamBound, syn::Token![+]>,
-) -> Option<&'a Type> {
+fn future_output(
+    bounds: &syn::punctuated::Punctuated<TypeParamBound, syn::Token![+]>,
+) -> Option<&Type> {
     bounds.iter().find_map(|b| {
         let TypeParamBound::Trait(t) = b else {
             return None;
