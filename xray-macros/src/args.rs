@@ -1,4 +1,5 @@
-//! The attribute's arguments: `name = "…"`, `capture_response = bool`, `capture_error = bool`.
+//! The attribute's arguments: `name = "…"`, `capture_response = bool`, `capture_error = bool`,
+//! and the bare flag `result`.
 
 use proc_macro2::{TokenStream, TokenTree};
 use quote::{ToTokens, quote};
@@ -14,9 +15,11 @@ pub(crate) struct Args {
     pub(crate) name: Option<LitStr>,
     pub(crate) capture_response: Option<LitBool>,
     pub(crate) capture_error: Option<LitBool>,
+    /// `result`: the return type is a `Result` the syntax does not show (a type alias).
+    pub(crate) result: Option<Ident>,
 }
 
-const KNOWN: [&str; 3] = ["name", "capture_response", "capture_error"];
+const KNOWN: [&str; 4] = ["name", "capture_response", "capture_error", "result"];
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -42,6 +45,16 @@ impl Parse for Args {
             if !KNOWN.contains(&key_text.as_str()) {
                 errors.push(syn::Error::new(key.span(), unknown_message(&key_text)));
                 skip_argument(input);
+            } else if key_text == "result" {
+                if input.peek(Token![=]) {
+                    let value = skip_argument(input);
+                    errors.push(syn::Error::new_spanned(
+                        quote!(#key #value),
+                        "`result` takes no value: write `result`",
+                    ));
+                } else {
+                    set(&mut args.result, key.clone(), &key, &mut errors);
+                }
             } else if let Some(value) = parse_value(input, &key, &key_text, &mut errors) {
                 match (key_text.as_str(), value) {
                     ("name", Lit::Str(s)) => set(&mut args.name, s, &key, &mut errors),
@@ -171,7 +184,8 @@ fn unknown_message(found: &str) -> String {
     match closest {
         Some((_, k)) => format!("unknown argument `{found}`, expected `{k}`"),
         None => format!(
-            "unknown argument `{found}`, expected `name`, `capture_response` or `capture_error`"
+            "unknown argument `{found}`, expected `name`, `capture_response`, `capture_error` \
+             or `result`"
         ),
     }
 }
@@ -265,8 +279,8 @@ mod tests {
         assert_eq!(
             errors_of("type = 1, async"),
             [
-                "unknown argument `type`, expected `name`, `capture_response` or `capture_error`",
-                "unknown argument `async`, expected `name`, `capture_response` or `capture_error`",
+                "unknown argument `type`, expected `name`, `capture_response`, `capture_error` or `result`",
+                "unknown argument `async`, expected `name`, `capture_response`, `capture_error` or `result`",
             ]
         );
     }
@@ -288,5 +302,23 @@ mod tests {
         assert_eq!(ok.name.unwrap().value(), "a");
         assert!(!ok.capture_error.unwrap().value);
         assert!(ok.capture_response.is_none());
+        assert!(ok.result.is_none());
+    }
+
+    #[test]
+    fn result_is_a_bare_flag() {
+        let ok = syn::parse_str::<Args>("result, name = \"a\"").unwrap();
+        assert_eq!(ok.result.unwrap().to_string(), "result");
+        assert_eq!(
+            errors_of("result = true, result, result"),
+            [
+                "`result` takes no value: write `result`",
+                "duplicate argument `result`: give it once",
+            ]
+        );
+        assert_eq!(
+            errors_of("reslt"),
+            ["unknown argument `reslt`, expected `result`"]
+        );
     }
 }

@@ -3,52 +3,22 @@
 //! Glue identifiers use `Span::mixed_site()` so they can never clash with the user's names;
 //! the user's tokens keep their spans so type errors in the body point at user code.
 
-use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::visit::Visit;
 use syn::{FnArg, ItemFn, LitStr, ReturnType, Type};
 
 use crate::args::Args;
+use crate::body;
+use crate::returns::{self, Returns};
 
-/// How the return value is recorded.
-enum Returns {
-    /// `()`: nothing to record.
-    Unit,
-    /// A type whose last path segment is `Result`: `Ok` as the response, `Err` as a fault.
-    Result,
-    /// `Result<(), E>`: only the error is recorded.
-    UnitResult,
-    /// Any other value: recorded as the response when it is `Serialize`.
-    Value,
-}
-
-fn returns(sig: &syn::Signature) -> Returns {
+/// The declared return type, `None` for none.
+fn declared(sig: &syn::Signature) -> Option<&Type> {
     match &sig.output {
-        ReturnType::Default => Returns::Unit,
-        ReturnType::Type(_, ty) => match &**ty {
-            Type::Tuple(t) if t.elems.is_empty() => Returns::Unit,
-            Type::Path(p)
-                if p.qself.is_none()
-                    && p.path.segments.last().is_some_and(|s| s.ident == "Result") =>
-            {
-                if ok_is_unit(p.path.segments.last().map(|s| &s.arguments)) {
-                    Returns::UnitResult
-                } else {
-                    Returns::Result
-                }
-            }
-            _ => Returns::Value,
-        },
+        ReturnType::Default => None,
+        ReturnType::Type(_, ty) => Some(ty),
     }
-}
-
-/// True for `Result<(), …>`.
-fn ok_is_unit(args: Option<&syn::PathArguments>) -> bool {
-    let Some(syn::PathArguments::AngleBracketed(a)) = args else {
-        return false;
-    };
-    matches!(a.args.first(), Some(syn::GenericArgument::Type(Type::Tuple(t))) if t.elems.is_empty())
 }
 
 /// True when the type mentions `impl Trait`, which cannot annotate a `let`.
@@ -70,7 +40,7 @@ fn pin_return_type(sig: &syn::Signature) -> TokenStream {
     let ReturnType::Type(_, ty) = &sig.output else {
         return TokenStream::new();
     };
-    if has_impl_trait(ty) || matches!(returns(sig), Returns::Unit) {
+    if has_impl_trait(ty) || Returns::of(Some(ty), false) == Returns::Unit {
         return TokenStream::new();
     }
     let fake = Ident::new("__xray_fake_return", Span::mixed_site());
@@ -82,8 +52,6 @@ fn pin_return_type(sig: &syn::Signature) -> TokenStream {
         }
     }
 }
-
-use proc_macro2::Ident;
 
 /// `let __xray_options: &'static CaptureOptions = { static …; &… };`
 ///
@@ -97,9 +65,9 @@ fn options(f: &ItemFn, args: &Args) -> TokenStream {
         || LitStr::new(&format!("## {fn_name}"), Span::call_site()),
         Clone::clone,
     );
-    // Checked here for ASCII names; others get the run-time check (which has the schema's
-    // exact table).
-    let name_is_valid = crate::validate::ascii_name_is_valid(&name.value());
+    // Names with characters the macro cannot decide get the run-time check (which has the
+    // schema's exact table).
+    let name_is_valid = crate::validate::name_is_valid(&name.value());
     let response_key = LitStr::new(&format!("{fn_name} response"), Span::call_site());
     let error_key = LitStr::new(&format!("{fn_name} error"), Span::call_site());
     let flag = |v: &Option<syn::LitBool>| match v {
@@ -134,8 +102,10 @@ fn result_ident() -> Ident {
     Ident::new("__xray_result", Span::mixed_site())
 }
 
-/// The closure given to `finish`: records the outcome with the right dispatch.
-fn record_outcome(sig: &syn::Signature) -> TokenStream {
+/// The closure given to `finish`: records the outcome of a value of type `ty` with the right
+/// dispatch. With `result`, the value is matched as a `Result`, and a type that is not one is
+/// reported at the `result` argument.
+fn record_outcome(ty: Option<&Type>, result_flag: Option<&Ident>) -> TokenStream {
     let result = result_ident();
     let r = Ident::new("__xray_recorder", Span::mixed_site());
     let v = Ident::new("__xray_value", Span::mixed_site());
@@ -147,28 +117,34 @@ fn record_outcome(sig: &syn::Signature) -> TokenStream {
             ErrorOpaque as _, ErrorStd as _, ResponseOther as _, ResponseSerialize as _,
         };
     };
-    let body = match returns(sig) {
+    let returns = Returns::of(ty, result_flag.is_some());
+    let body = match returns {
         Returns::Unit => quote! { let _ = #r; },
         Returns::Value => quote! {
             #imports
             (&::xray_core::__private::Wrap(&#result)).__xray_response(#r);
         },
         Returns::Result | Returns::UnitResult => {
-            let ok = if matches!(returns(sig), Returns::Result) {
+            let ok = if returns == Returns::Result {
                 quote! { (&::xray_core::__private::Wrap(#v)).__xray_response(#r); }
             } else {
                 quote! { let _ = #v; }
             };
+            let span = result_flag.map_or_else(Span::call_site, Ident::span);
+            let (ok_pat, err_pat) = (
+                quote_spanned!(span=> ::core::result::Result::Ok(#v)),
+                quote_spanned!(span=> ::core::result::Result::Err(#e)),
+            );
             quote! {
-            #imports
-            match &#result {
-                ::core::result::Result::Ok(#v) => {
-                    #ok
+                #imports
+                match &#result {
+                    #ok_pat => {
+                        #ok
+                    }
+                    #err_pat => {
+                        (&&&&&&::xray_core::__private::Wrap(#e)).__xray_error(#r);
+                    }
                 }
-                ::core::result::Result::Err(#e) => {
-                    (&&&&&&::xray_core::__private::Wrap(#e)).__xray_error(#r);
-                }
-            }
             }
         }
     };
@@ -187,36 +163,39 @@ pub(crate) fn method(f: &ItemFn, args: &Args) -> TokenStream {
         sig,
         block,
     } = f;
-    let opts = options(f, args);
-    let options_ref = options_ident();
-    let result = result_ident();
-    let span = Ident::new("__xray_span", Span::mixed_site());
-    let pin = pin_return_type(sig);
-    let record = record_outcome(sig);
+    let flag = args.result.as_ref();
     let body = if sig.asyncness.is_some() {
-        quote! {
-            #opts
-            let mut #span = ::xray_core::__private::AsyncSpan::enter(#options_ref);
-            let #result = #span.instrument(async move {
-                #pin
-                #block
-            }).await;
-            #span.finish(#record);
-            #result
-        }
+        async_body(f, args)
+    } else if let Ok(Some(future)) = returns::future(&sig.output) {
+        future_body(f, args, &future)
     } else {
+        let opts = options(f, args);
+        let options_ref = options_ident();
+        let result = result_ident();
+        let span = Ident::new("__xray_span", Span::mixed_site());
+        let ty = declared(sig);
+        let record = record_outcome(ty, flag);
+        let inner = body::in_place(block, Returns::residual(ty));
+        // The span is bound before the body and finished after it, never moved in between:
+        // the unsampled path is then one test of `None` and no drop flag.
+        let run = match ty {
+            _ if Returns::of(ty, false) == Returns::Unit => quote! { #inner; },
+            Some(ty) if !has_impl_trait(ty) => quote! { let #result: #ty = #inner; },
+            _ => quote! { let #result = #inner; },
+        };
+        let tail = if Returns::of(ty, false) == Returns::Unit {
+            TokenStream::new()
+        } else {
+            quote!(#result)
+        };
         quote! {
             #opts
             let #span = ::xray_core::__private::SyncSpan::enter(#options_ref);
-            #[allow(clippy::redundant_closure_call)]
-            let #result = (move || {
-                #pin
-                #block
-            })();
+            #run
             if let ::core::option::Option::Some(#span) = #span {
                 #span.finish(#record);
             }
-            #result
+            #tail
         }
     };
     quote! {
@@ -224,6 +203,62 @@ pub(crate) fn method(f: &ItemFn, args: &Args) -> TokenStream {
         #vis #sig {
             #body
         }
+    }
+}
+
+/// An `async fn`: the body runs in an `async` block polled inside the span.
+fn async_body(f: &ItemFn, args: &Args) -> TokenStream {
+    let opts = options(f, args);
+    let options_ref = options_ident();
+    let result = result_ident();
+    let span = Ident::new("__xray_span", Span::mixed_site());
+    let pin = pin_return_type(&f.sig);
+    let record = record_outcome(declared(&f.sig), args.result.as_ref());
+    let block = &f.block;
+    quote! {
+        #opts
+        let mut #span = ::xray_core::__private::AsyncSpan::enter(#options_ref);
+        let #result = #span.instrument(async move {
+            #pin
+            #block
+        }).await;
+        #span.finish(#record);
+        #result
+    }
+}
+
+/// A function returning a future (`impl Future`, or the `Pin<Box<dyn Future>>` of
+/// `#[async_trait]`): the body runs in place and builds the future, which is wrapped so the
+/// subsegment opens at its first poll and closes when it completes.
+fn future_body(f: &ItemFn, args: &Args, future: &returns::Future<'_>) -> TokenStream {
+    let opts = options(f, args);
+    let options_ref = options_ident();
+    let result = result_ident();
+    let span = Ident::new("__xray_span", Span::mixed_site());
+    let inner_future = Ident::new("__xray_future", Span::mixed_site());
+    let record = record_outcome(Some(future.output()), args.result.as_ref());
+    let ty = declared(&f.sig);
+    let inner = body::in_place(&f.block, Returns::residual(ty));
+    let annotation = match ty {
+        Some(ty) if !has_impl_trait(ty) => quote!(: #ty),
+        _ => TokenStream::new(),
+    };
+    let traced = quote! {
+        async move {
+            let mut #span = ::xray_core::__private::AsyncSpan::enter(#options_ref);
+            let #result = #span.instrument(#inner_future).await;
+            #span.finish(#record);
+            #result
+        }
+    };
+    let traced = match future {
+        returns::Future::Impl { .. } => traced,
+        returns::Future::Boxed { .. } => quote!(::std::boxed::Box::pin(#traced)),
+    };
+    quote! {
+        #opts
+        let #inner_future #annotation = #inner;
+        #traced
     }
 }
 
@@ -258,7 +293,7 @@ pub(crate) fn handler(f: &ItemFn, args: &Args) -> TokenStream {
     let result = result_ident();
     let invocation = Ident::new("__xray_invocation", Span::mixed_site());
     let pin = pin_return_type(&sig);
-    let record = record_outcome(&sig);
+    let record = record_outcome(declared(&sig), args.result.as_ref());
     // The source type is named with the user's tokens, so a type that carries no trace
     // header is reported at the argument's type rather than at the attribute.
     // `impl Trait` can be neither named in a turbofish nor annotate a `let`.

@@ -8,7 +8,10 @@
 //! compiling (and IDEs keep working).
 
 mod args;
+mod body;
 mod expand;
+mod name_chars;
+mod returns;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -20,7 +23,8 @@ use validate::{Errors, Kind};
 /// `Context`, the handler runs in a subsegment `## <fn name>` annotated with `ColdStart` and
 /// `Service`, and the document is sent before the handler returns.
 ///
-/// Arguments: `name = "…"`, `capture_response = bool`, `capture_error = bool`.
+/// Arguments: `name = "…"`, `capture_response = bool`, `capture_error = bool`, and `result`
+/// (see [`macro@capture_method`]).
 ///
 /// ```ignore
 /// #[xray_core::capture_lambda_handler]
@@ -35,7 +39,27 @@ pub fn capture_lambda_handler(args: TokenStream, item: TokenStream) -> TokenStre
 /// current one. `Ok`/plain values are recorded as metadata when they are `Serialize`; `Err`
 /// values mark a fault and are recorded with their `source()` chain.
 ///
-/// Arguments: `name = "…"`, `capture_response = bool`, `capture_error = bool`.
+/// Arguments: `name = "…"`, `capture_response = bool`, `capture_error = bool`, and the bare
+/// flag `result`.
+///
+/// - A synchronous body runs in place (no closure): it may return a `&mut` borrowed from an
+///   argument, and `#[track_caller]` sees the caller. Its own `return` and `?` are recorded as
+///   its outcome; a `?` short-circuits with `None` when the declared return type is an
+///   `Option`, with `Err(From::from(e))` otherwise.
+/// - A function returning `impl Future<Output = T>` or `Pin<Box<dyn Future<Output = T> …>>`
+///   (what `#[async_trait]` writes for an `async fn` in a trait impl) is traced from the
+///   future's first poll to its completion, and `T` is recorded. A future that must be
+///   `Unpin` is rejected: the wrapper is an `async` block.
+/// - `Result`-ness is read from the syntax: a return type whose last segment is `Result`.
+///   For a type alias (`-> HandlerResult`), write `#[capture_method(result)]` so `Err` is
+///   recorded as a fault; without it the value is recorded as a plain response.
+///
+/// # Limitations
+///
+/// The macro sees only the tokens of the body: a `return` or `?` produced by another macro
+/// (`anyhow::bail!`, `ensure!`, or `?` inside a macro's arguments) leaves a synchronous
+/// function without its outcome recorded, and the subsegment is closed as for a panic; other future types (`BoxFuture<'_, T>`, named futures) are traced
+/// for the time it takes to build them.
 ///
 /// ```ignore
 /// #[xray_core::capture_method]
@@ -67,6 +91,7 @@ fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
         validate::check_name(name, &mut errors);
     }
     validate::check_fn(kind, &f, &mut errors);
+    validate::check_returns(&f, args.result.as_ref(), &mut errors);
     validate::check_annotation_keys(&f, &mut errors);
     if let Err(e) = errors.into_result() {
         let mut out = f.to_token_stream();

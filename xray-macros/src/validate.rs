@@ -5,6 +5,8 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{Expr, ExprCall, ExprMethodCall, FnArg, ItemFn, Lit, LitStr};
 
+use crate::name_chars::name_char;
+
 /// Which attribute is being expanded.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -107,7 +109,7 @@ pub(crate) fn check_name(name: &LitStr, errors: &mut Errors) {
             format!("a subsegment name has at most 200 characters, this one has {count}"),
         ));
     }
-    if let Some(bad) = value.chars().find(|c| !name_char(*c)) {
+    if let Some(bad) = value.chars().find(|c| name_char(*c) == Some(false)) {
         errors.push(syn::Error::new(
             name.span(),
             format!(
@@ -119,24 +121,12 @@ pub(crate) fn check_name(name: &LitStr, errors: &mut Errors) {
     }
 }
 
-/// The schema's name characters. Exact for ASCII; for other characters, letters, digits and
-/// spaces pass here and the run-time check (which has the schema's exact table) has the last
-/// word.
-fn name_char(c: char) -> bool {
-    if c.is_ascii() {
-        c.is_ascii_alphanumeric() || " _.:/%&#=+-@".contains(c)
-    } else {
-        c.is_alphanumeric() || c.is_whitespace()
-    }
-}
-
-/// True when `name` is ASCII and valid as it is (1 to 200 allowed characters).
-pub(crate) fn ascii_name_is_valid(name: &str) -> bool {
+/// True when the whole name is known valid here (1 to 200 characters, each decided allowed),
+/// so the run-time check can be skipped.
+pub(crate) fn name_is_valid(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= 200
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b" _.:/%&#=+-@".contains(&b))
+        && name.chars().count() <= 200
+        && name.chars().all(|c| name_char(c) == Some(true))
 }
 
 /// True when `key` matches `[A-Za-z0-9_]{1,500}`.
@@ -189,4 +179,31 @@ pub(crate) fn check_annotation_keys(f: &ItemFn, errors: &mut Errors) {
         fn visit_item(&mut self, _: &'ast syn::Item) {}
     }
     Finder { errors }.visit_block(&f.block);
+}
+
+/// Checks what the signature returns: a future that can be traced, and `result` only where a
+/// value can be a `Result`.
+pub(crate) fn check_returns(f: &ItemFn, result: Option<&syn::Ident>, errors: &mut Errors) {
+    let future = match crate::returns::future(&f.sig.output) {
+        Ok(future) => future,
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    let Some(flag) = result else {
+        return;
+    };
+    let value = match (&future, &f.sig.output) {
+        (Some(future), _) if f.sig.asyncness.is_none() => Some(future.output()),
+        (_, syn::ReturnType::Type(_, ty)) => Some(&**ty),
+        (_, syn::ReturnType::Default) => None,
+    };
+    if crate::returns::Returns::of(value, true) == crate::returns::Returns::Unit {
+        errors.push(syn::Error::new_spanned(
+            flag,
+            "`result` is for functions returning a `Result` under another name (e.g. a type \
+             alias); this one returns `()`",
+        ));
+    }
 }

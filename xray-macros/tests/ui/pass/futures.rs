@@ -1,0 +1,110 @@
+// Functions returning a future — `impl Future`, a hand-written `Pin<Box<dyn Future>>`, and the
+// methods `#[async_trait]` rewrites into the latter — are traced from their first poll to
+// their completion, not for the instant it takes to build the future.
+#![deny(warnings)]
+
+use std::future::Future;
+use std::net::UdpSocket;
+use std::pin::Pin;
+use std::time::Duration;
+
+use lambda_runtime::{Context, LambdaEvent};
+use xray_core::{capture_lambda_handler, capture_method};
+
+#[capture_method]
+fn sleep_impl(ms: u64) -> impl Future<Output = u64> + Send {
+    async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        ms
+    }
+}
+
+#[capture_method]
+fn sleep_boxed<'a>(label: &'a str, ms: u64) -> Pin<Box<dyn Future<Output = Result<&'a str, String>> + Send + 'a>> {
+    if ms == 0 {
+        return Box::pin(async move { Err(format!("{label}: nothing to wait for")) });
+    }
+    Box::pin(async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Ok(label)
+    })
+}
+
+#[async_trait::async_trait]
+trait Store {
+    async fn put(&self, ms: u64) -> Result<u64, String>;
+}
+
+struct Slow;
+
+#[async_trait::async_trait]
+impl Store for Slow {
+    #[capture_method]
+    async fn put(&self, ms: u64) -> Result<u64, String> {
+        if ms == 0 {
+            return Err("empty put".to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Ok(ms)
+    }
+}
+
+#[capture_lambda_handler]
+async fn handler(_event: LambdaEvent<()>) -> Result<(), String> {
+    assert_eq!(sleep_impl(5).await, 5);
+    assert_eq!(sleep_boxed("b", 5).await, Ok("b"));
+    assert!(sleep_boxed("b", 0).await.is_err());
+    let store: &dyn Store = &Slow;
+    assert_eq!(store.put(5).await, Ok(5));
+    assert!(store.put(0).await.is_err());
+    Ok(())
+}
+
+fn main() {
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let emitter = xray_core::Emitter::udp(
+        daemon.local_addr().unwrap(),
+        xray_core::DEFAULT_DATAGRAM_LIMIT,
+    );
+    let tracer = xray_core::Tracer::with_emitter(xray_core::Config::default(), emitter);
+    assert!(xray_core::set_global(tracer).is_ok());
+
+    let mut context = Context::default();
+    context.xray_trace_id = Some(
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    assert_eq!(rt.block_on(handler(LambdaEvent::new((), context))), Ok(()));
+
+    let mut buf = vec![0u8; 65_536];
+    let n = daemon.recv(&mut buf).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&buf[30..n]).unwrap();
+    let subsegments = doc["subsegments"].as_array().unwrap();
+    assert_eq!(subsegments.len(), 5, "{doc:#}");
+    let duration = |s: &serde_json::Value| {
+        s["end_time"].as_f64().unwrap() - s["start_time"].as_f64().unwrap()
+    };
+    for (s, name, slept) in [
+        (&subsegments[0], "## sleep_impl", true),
+        (&subsegments[1], "## sleep_boxed", true),
+        (&subsegments[2], "## sleep_boxed", false),
+        (&subsegments[3], "## put", true),
+        (&subsegments[4], "## put", false),
+    ] {
+        assert_eq!(s["name"], name, "{s:#}");
+        if slept {
+            // A 5 ms sleep; timers may fire a little early, never 1 ms early.
+            assert!(duration(s) >= 0.004, "{s:#}");
+            assert!(s.get("fault").is_none(), "{s:#}");
+        } else {
+            assert_eq!(s["fault"], true, "{s:#}");
+        }
+    }
+    assert_eq!(
+        subsegments[4]["cause"]["exceptions"][0]["message"],
+        "empty put"
+    );
+}
