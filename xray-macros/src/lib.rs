@@ -58,8 +58,9 @@ pub fn capture_lambda_handler(args: TokenStream, item: TokenStream) -> TokenStre
 ///
 /// The macro sees only the tokens of the body: a `return` or `?` produced by another macro
 /// (`anyhow::bail!`, `ensure!`, or `?` inside a macro's arguments) leaves a synchronous
-/// function without its outcome recorded, and the subsegment is closed as for a panic; other future types (`BoxFuture<'_, T>`, named futures) are traced
-/// for the time it takes to build them.
+/// function without its outcome recorded: the subsegment is closed with its real duration
+/// and marked `xray_sdk.dropped_before_completion`, with no fault. Other future types
+/// (`BoxFuture<'_, T>`, named futures) are traced for the time it takes to build them.
 ///
 /// ```ignore
 /// #[xray_core::capture_method]
