@@ -13,6 +13,8 @@ const VARINT: u32 = 0;
 const I64: u32 = 1;
 /// Wire type of a length-delimited field (bytes, strings, messages).
 const LEN: u32 = 2;
+/// Wire type of a fixed32 field.
+const I32: u32 = 5;
 
 /// Bytes a varint of `v` takes.
 pub(crate) fn varint_len(v: u64) -> usize {
@@ -43,6 +45,14 @@ pub(crate) fn uint(out: &mut Vec<u8>, field: u32, v: u64) {
 pub(crate) fn fixed64(out: &mut Vec<u8>, field: u32, v: u64) {
     if v != 0 {
         tag(out, field, I64);
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// A `fixed32` field; zero is left out.
+pub(crate) fn fixed32(out: &mut Vec<u8>, field: u32, v: u32) {
+    if v != 0 {
+        tag(out, field, I32);
         out.extend_from_slice(&v.to_le_bytes());
     }
 }

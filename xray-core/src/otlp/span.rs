@@ -24,6 +24,11 @@ const END: u32 = 8;
 const ATTRIBUTES: u32 = 9;
 const EVENTS: u32 = 11;
 const STATUS: u32 = 15;
+const FLAGS: u32 = 16;
+
+/// `SpanFlags`: the parent's remoteness is known, and whether it is remote.
+const FLAG_HAS_IS_REMOTE: u32 = 0x100;
+const FLAG_IS_REMOTE: u32 = 0x200;
 
 const KIND_INTERNAL: u64 = 1;
 const KIND_SERVER: u64 = 2;
@@ -153,6 +158,14 @@ pub(crate) fn write_span(tree: &EntityTree, i: u32, field: u32, detail: Detail, 
         proto::uint(out, 3, STATUS_ERROR);
         end(out, status);
     }
+    // The upstream parent of a tree's top entity lives in another process (in Lambda, the
+    // function segment Lambda records): a remote parent.
+    let remote = e.parent == NONE && e.upstream_parent.is_some();
+    proto::fixed32(
+        out,
+        FLAGS,
+        FLAG_HAS_IS_REMOTE | if remote { FLAG_IS_REMOTE } else { 0 },
+    );
     end(out, span);
 }
 
