@@ -26,7 +26,9 @@ fn python() -> String {
 }
 
 fn case_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("otlp").join(name);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("otlp")
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -66,7 +68,10 @@ fn scope() -> Value {
 }
 
 fn trace() -> TraceId {
-    TraceId::from_parts(0x5759_e988, *b"\xbd\x86\x2e\x3f\xe1\xbe\x46\xa9\x94\x27\x27\x93")
+    TraceId::from_parts(
+        0x5759_e988,
+        *b"\xbd\x86\x2e\x3f\xe1\xbe\x46\xa9\x94\x27\x27\x93",
+    )
 }
 const TRACE_HEX: &str = "5759e988bd862e3fe1be46a994272793";
 const LAMBDA_PARENT: u64 = 0x5399_5c3f_42cd_8ad8;
@@ -108,7 +113,11 @@ fn lambda_tree() -> (EntityTree, EntityIndex, Vec<Value>) {
         .put_annotation("count", -3_i64)
         .unwrap();
     t.entity_mut(h)
-        .put_metadata("orders", "handler response", &json!({"ok": true, "n": [1, 2]}))
+        .put_metadata(
+            "orders",
+            "handler response",
+            &json!({"ok": true, "n": [1, 2]}),
+        )
         .unwrap();
     let ddb = t.begin_subsegment(h, "DynamoDB", ts(10));
     t.entity_mut(ddb)
@@ -127,7 +136,9 @@ fn lambda_tree() -> (EntityTree, EntityIndex, Vec<Value>) {
         .apply_http_status(503);
     t.end(remote, ts(30));
     let work = t.begin_subsegment(h, "## charge", ts(31));
-    let ex = t.entity_mut(work).record_error(&Failure, Some("app::Failure"), false);
+    let ex = t
+        .entity_mut(work)
+        .record_error(&Failure, Some("app::Failure"), false);
     t.entity_mut(work)
         .add_stack_frame(ex, "src/pay.rs", Some(42), "charge")
         .set_fault(true);
@@ -147,32 +158,84 @@ fn lambda_tree() -> (EntityTree, EntityIndex, Vec<Value>) {
         hex(t.id(work).unwrap()),
         hex(t.id(sql).unwrap()),
     );
-    let span = |id: &str, parent: &str, remote: bool, name: &str, kind: &str, s: u64, e: u64, attrs: Value| {
+    let span = |id: &str,
+                parent: &str,
+                remote: bool,
+                name: &str,
+                kind: &str,
+                s: u64,
+                e: u64,
+                attrs: Value| {
         json!({"trace_id": TRACE_HEX, "span_id": id, "parent_id": parent, "parent_remote": remote,
                "name": name, "kind": kind, "start": ns(s), "end": ns(e), "attributes": attrs})
     };
     let mut spans = vec![
-        span(&hid, &format!("{LAMBDA_PARENT:016x}"), true, "## handler", "SERVER", 0, 50, json!({
-            "ColdStart": true, "faas.coldstart": true, "Service": "orders",
-            "big": u64::MAX as f64, "ratio": 0.5, "count": -3,
-            "aws.xray.annotations": ["ColdStart", "Service", "big", "ratio", "count"],
-            "aws.xray.metadata.orders.handler response": "{\"ok\":true,\"n\":[1,2]}",
-        })),
-        span(&did, &hid, false, "DynamoDB", "CLIENT", 10, 20, json!({
-            "rpc.system": "aws-api", "rpc.service": "DynamoDB", "rpc.method": "UpdateItem",
-            "aws.dynamodb.table_names": ["orders"], "aws.request_id": "REQ1",
-            "cloud.region": "eu-west-1", "http.response.status_code": 200,
-        })),
-        span(&rid, &hid, false, "api.example.com", "CLIENT", 21, 30, json!({
-            "http.request.method": "POST", "url.full": "https://api.example.com/pay",
-            "http.response.status_code": 503,
-        })),
-        span(&wid, &hid, false, "## charge", "INTERNAL", 31, 40, json!({
-            "error.type": "app::Failure",
-        })),
-        span(&sid, &wid, false, "orders@db", "INTERNAL", 32, 33, json!({
-            "db.system": "PostgreSQL", "db.query.text": "SELECT 1", "db.user": "app",
-        })),
+        span(
+            &hid,
+            &format!("{LAMBDA_PARENT:016x}"),
+            true,
+            "## handler",
+            "SERVER",
+            0,
+            50,
+            json!({
+                "ColdStart": true, "faas.coldstart": true, "Service": "orders",
+                "big": u64::MAX as f64, "ratio": 0.5, "count": -3,
+                "aws.xray.annotations": ["ColdStart", "Service", "big", "ratio", "count"],
+                "aws.xray.metadata.orders.handler response": "{\"ok\":true,\"n\":[1,2]}",
+            }),
+        ),
+        span(
+            &did,
+            &hid,
+            false,
+            "DynamoDB",
+            "CLIENT",
+            10,
+            20,
+            json!({
+                "rpc.system": "aws-api", "rpc.service": "DynamoDB", "rpc.method": "UpdateItem",
+                "aws.dynamodb.table_names": ["orders"], "aws.request_id": "REQ1",
+                "cloud.region": "eu-west-1", "http.response.status_code": 200,
+            }),
+        ),
+        span(
+            &rid,
+            &hid,
+            false,
+            "api.example.com",
+            "CLIENT",
+            21,
+            30,
+            json!({
+                "http.request.method": "POST", "url.full": "https://api.example.com/pay",
+                "http.response.status_code": 503,
+            }),
+        ),
+        span(
+            &wid,
+            &hid,
+            false,
+            "## charge",
+            "INTERNAL",
+            31,
+            40,
+            json!({
+                "error.type": "app::Failure",
+            }),
+        ),
+        span(
+            &sid,
+            &wid,
+            false,
+            "orders@db",
+            "INTERNAL",
+            32,
+            33,
+            json!({
+                "db.system": "PostgreSQL", "db.query.text": "SELECT 1", "db.user": "app",
+            }),
+        ),
     ];
     // 503 is a fault.
     spans[2]["status"] = json!({"message": ""});
@@ -239,10 +302,12 @@ fn a_batch_too_large_is_split_and_a_span_too_large_is_cut() {
         let s = t.begin_subsegment(root, "## step", ts(i));
         t.entity_mut(s).put_metadata("default", "i", &i).unwrap();
         t.end(s, ts(i + 1));
-        spans.push(json!({"trace_id": TRACE_HEX, "span_id": hex(t.id(s).unwrap()),
+        spans.push(
+            json!({"trace_id": TRACE_HEX, "span_id": hex(t.id(s).unwrap()),
             "parent_id": rid, "parent_remote": false, "name": "## step", "kind": "INTERNAL",
             "start": ns(i), "end": ns(i + 1),
-            "attributes": {"aws.xray.metadata.default.i": i.to_string()}}));
+            "attributes": {"aws.xray.metadata.default.i": i.to_string()}}),
+        );
     }
     t.end(root, ts(999));
     emitter.emit(&mut t, root, &mut EmitBuffer::new());
@@ -314,9 +379,14 @@ fn otlp_http_posts_to_a_receiver_that_decodes_with_the_official_definitions() {
     let r2 = t2.begin_segment("second", None, ts(0));
     t2.end(r2, ts(5));
     emitter.emit(&mut t2, r2, &mut buf);
-    spans.push(json!({"trace_id": TRACE_HEX, "span_id": hex(t2.id(r2).unwrap()),
-        "name": "second", "kind": "SERVER", "start": ns(0), "end": ns(5), "attributes": {}}));
-    assert!(receiver.wait().unwrap().success(), "the receiver saw 2 good requests");
+    spans.push(
+        json!({"trace_id": TRACE_HEX, "span_id": hex(t2.id(r2).unwrap()),
+        "name": "second", "kind": "SERVER", "start": ns(0), "end": ns(5), "attributes": {}}),
+    );
+    assert!(
+        receiver.wait().unwrap().success(),
+        "the receiver saw 2 good requests"
+    );
     check(
         &dir,
         &json!({"resource": resource(), "scope": scope(), "spans": spans, "requests": 2}),
