@@ -182,7 +182,7 @@ fn lambda_tree() -> (EntityTree, EntityIndex, Vec<Value>) {
                 "ColdStart": true, "faas.coldstart": true, "Service": "orders",
                 "big": u64::MAX as f64, "ratio": 0.5, "count": -3,
                 "aws.xray.annotations": ["ColdStart", "Service", "big", "ratio", "count"],
-                "aws.xray.metadata.orders.handler response": "{\"ok\":true,\"n\":[1,2]}",
+                "aws.xray.metadata.orders.handler response": "{\"n\":[1,2],\"ok\":true}",
             }),
         ),
         span(

@@ -145,8 +145,9 @@ pub(crate) fn write_span(tree: &EntityTree, i: u32, field: u32, detail: Detail, 
         write_attributes(tree, e, detail, out);
         write_events(e, end_ns, out);
     }
+    // Always present, empty when unset, as the SDK encoders write it.
+    let status = begin(out, STATUS);
     if e.error || e.fault {
-        let status = begin(out, STATUS);
         let message = e
             .extras
             .as_ref()
@@ -156,8 +157,8 @@ pub(crate) fn write_span(tree: &EntityTree, i: u32, field: u32, detail: Detail, 
             proto::bytes(out, 2, message.as_bytes());
         }
         proto::uint(out, 3, STATUS_ERROR);
-        end(out, status);
     }
+    end(out, status);
     // The upstream parent of a tree's top entity lives in another process (in Lambda, the
     // function segment Lambda records): a remote parent.
     let remote = e.parent == NONE && e.upstream_parent.is_some();
