@@ -51,9 +51,11 @@ fn check(dir: &Path, expected: &Value) {
 }
 
 fn config(output: Output) -> Config {
-    let mut c = Config::default();
-    c.service_name = "orders".into();
-    c.output = OutputConfig::new(output);
+    let mut c = Config {
+        service_name: "orders".into(),
+        output: OutputConfig::new(output),
+        ..Config::default()
+    };
     c.output.otlp.region = Some("eu-west-1".into());
     c.output.otlp.function_name = Some("orders-fn".into());
     c

@@ -58,10 +58,12 @@ fn event() -> LambdaEvent<u32> {
 }
 
 fn otlp_config(daemon: &UdpSocket, limit: usize) -> Config {
-    let mut config = Config::default();
+    let mut config = Config {
+        datagram_limit: limit,
+        output: OutputConfig::new(Output::OtlpUdp),
+        ..Config::default()
+    };
     config.daemon.udp = daemon.local_addr().unwrap();
-    config.datagram_limit = limit;
-    config.output = OutputConfig::new(Output::OtlpUdp);
     config
 }
 

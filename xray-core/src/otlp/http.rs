@@ -169,11 +169,11 @@ impl Deliver for &HttpClient {
                     .bytes_sent
                     .fetch_add(request.len() as u64, std::sync::atomic::Ordering::Relaxed);
             }
-            Ok(false) => EmitterCounters::bump(&counters.dropped_send_error),
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                EmitterCounters::bump(&counters.dropped_refused)
+                EmitterCounters::bump(&counters.dropped_refused);
             }
-            Err(_) => EmitterCounters::bump(&counters.dropped_send_error),
+            // A non-2xx answer or any other failure.
+            Ok(false) | Err(_) => EmitterCounters::bump(&counters.dropped_send_error),
         }
     }
 }

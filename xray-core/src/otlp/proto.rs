@@ -18,7 +18,7 @@ const I32: u32 = 5;
 
 /// Bytes a varint of `v` takes.
 pub(crate) fn varint_len(v: u64) -> usize {
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 pub(crate) fn varint(out: &mut Vec<u8>, mut v: u64) {
