@@ -139,6 +139,7 @@ mod time;
 mod trace_header;
 #[cfg(feature = "validate")]
 pub mod validate;
+pub mod w3c;
 
 pub use annotation::{
     AnnotationValue, MAX_ANNOTATION_KEY_LEN, MAX_ANNOTATION_STRING_CHARS, RecordError,
