@@ -184,6 +184,7 @@ mod json;
 mod model;
 mod name;
 mod name_charset;
+mod otlp;
 mod recycle;
 mod runtime;
 pub mod sampling;
@@ -193,6 +194,7 @@ mod time;
 mod trace_header;
 #[cfg(feature = "validate")]
 pub mod validate;
+pub mod w3c;
 
 pub use annotation::{
     AnnotationValue, MAX_ANNOTATION_KEY_LEN, MAX_ANNOTATION_STRING_CHARS, RecordError,
@@ -202,6 +204,7 @@ pub use config::{
     Config, ConfigWarning, ContextMissing, DEFAULT_DAEMON, DaemonAddress, DaemonAddressError,
     SERVICE_UNDEFINED,
 };
+pub use config::{DEFAULT_OTLP_HTTP_ENDPOINT, HttpEndpoint, OtlpOptions, Output, OutputConfig};
 #[cfg(any(test, feature = "testing"))]
 pub use emit::MemorySink;
 pub use emit::{
@@ -216,6 +219,7 @@ pub use model::{
     MAX_METADATA_DEPTH, Namespace, RecordCounts, SqlPreparation,
 };
 pub use name::{MAX_NAME_CHARS, is_name_char, is_valid_name, sanitize_name_into};
+pub use otlp::{OtlpResource, Signal, otel_trace_id};
 pub use runtime::api::{
     current_entity_id, current_trace_id, is_sampled, put_annotation, put_metadata, put_metadata_in,
     try_put_annotation, try_put_metadata, with_current,

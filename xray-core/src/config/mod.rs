@@ -12,16 +12,19 @@
 //! | `POWERTOOLS_SERVICE_NAME` | the `Service` annotation and metadata namespace | `service_undefined` |
 //! | `POWERTOOLS_TRACER_CAPTURE_RESPONSE` | record handler / method results as metadata | `true` |
 //! | `POWERTOOLS_TRACER_CAPTURE_ERROR` | record errors as metadata and `cause` | `true` |
+//! | `XRAY_RS_OUTPUT` and `OTEL_EXPORTER_OTLP_*` | the output, see [`Output`] | `xray-udp` |
 //!
 //! A value that cannot be read never stops the program: it produces a [`ConfigWarning`] that
 //! names the variable, the value, and the default used instead.
 
 mod context_missing;
 mod daemon_address;
+mod output;
 
 pub(crate) use context_missing::CONTEXT_MISSING_LOG;
 
 pub use daemon_address::{DEFAULT_DAEMON, DaemonAddress, DaemonAddressError};
+pub use output::{DEFAULT_OTLP_HTTP_ENDPOINT, HttpEndpoint, OtlpOptions, Output, OutputConfig};
 
 use std::fmt;
 
@@ -110,6 +113,9 @@ pub struct Config {
     pub in_lambda: bool,
     /// `AWS_LAMBDA_INITIALIZATION_TYPE` is `provisioned-concurrency` (never a cold start).
     pub provisioned_concurrency: bool,
+    /// Where recordings go: X-Ray segments or OpenTelemetry spans (see [`Output`];
+    /// `XRAY_RS_OUTPUT` and the `OTEL_EXPORTER_OTLP_*` variables).
+    pub output: OutputConfig,
 }
 
 impl Default for Config {
@@ -127,6 +133,7 @@ impl Default for Config {
             datagram_limit: crate::emit::DEFAULT_DATAGRAM_LIMIT,
             in_lambda: false,
             provisioned_concurrency: false,
+            output: OutputConfig::default(),
         }
     }
 }
@@ -279,6 +286,7 @@ impl Config {
         c.in_lambda = lookup("LAMBDA_TASK_ROOT").is_some_and(|v| !v.is_empty());
         c.provisioned_concurrency = lookup("AWS_LAMBDA_INITIALIZATION_TYPE")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("provisioned-concurrency"));
+        c.output = output::read(&lookup, &mut warnings);
         (c, warnings)
     }
 }

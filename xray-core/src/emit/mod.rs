@@ -55,6 +55,8 @@ pub const MAX_NESTING: u32 = 32;
 pub struct EmitBuffer {
     datagram: Vec<u8>,
     spans: Vec<(u32, usize)>,
+    /// Grown on first OTLP use only.
+    otlp: crate::otlp::OtlpBuffers,
 }
 
 impl Default for EmitBuffer {
@@ -71,6 +73,7 @@ impl EmitBuffer {
         EmitBuffer {
             datagram,
             spans: Vec::with_capacity(64),
+            otlp: crate::otlp::OtlpBuffers::default(),
         }
     }
 
@@ -109,6 +112,8 @@ struct Inner {
     counters: EmitterCounters,
     limit: usize,
     open_error: Option<String>,
+    /// Set when the output is OpenTelemetry (see [`crate::otlp`]).
+    otlp: Option<crate::otlp::OtlpOutput>,
 }
 
 impl Emitter {
@@ -119,8 +124,125 @@ impl Emitter {
                 counters: EmitterCounters::default(),
                 limit: limit.clamp(DATAGRAM_HEADER.len() + 256, MAX_UDP_PAYLOAD),
                 open_error,
+                otlp: None,
             }),
         }
+    }
+
+    fn with_otlp(mut self, otlp: crate::otlp::OtlpOutput) -> Emitter {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.otlp = Some(otlp);
+        }
+        self
+    }
+
+    /// The emitter `config` asks for: X-Ray documents or OTLP spans to the daemon address, or
+    /// OTLP/HTTP to a collector (see [`crate::Output`]).
+    ///
+    /// ```
+    /// use xray_core::{Config, Emitter, EmitBuffer, EntityTree, Output, OutputConfig, Timestamp, TraceId};
+    ///
+    /// let listener = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let mut config = Config::default();
+    /// config.daemon.udp = listener.local_addr().unwrap();
+    /// config.output = OutputConfig::new(Output::OtlpUdp);
+    /// let emitter = Emitter::for_config(&config);
+    ///
+    /// let mut tree = EntityTree::new(TraceId::random());
+    /// let root = tree.begin_segment("checkout", None, Timestamp::now());
+    /// tree.end(root, Timestamp::now());
+    /// emitter.emit(&mut tree, root, &mut EmitBuffer::new());
+    ///
+    /// let mut buf = [0u8; 65_536];
+    /// let n = listener.recv(&mut buf).unwrap();
+    /// assert!(buf[..n].starts_with(b"{\"format\":\"json\",\"version\":1}\nT1S"));
+    /// ```
+    pub fn for_config(config: &crate::Config) -> Emitter {
+        use crate::config::Output;
+        use crate::otlp::{HttpClient, OtlpOutput};
+        let emitter = match &config.output.kind {
+            Output::OtlpHttp(endpoint) => {
+                let http = HttpClient::new(endpoint);
+                return Emitter::with_sink(Sink::Disabled, config.datagram_limit, None).with_otlp(
+                    OtlpOutput {
+                        resource: OtlpOutput::resource_for(config),
+                        http: Some(http),
+                        unsampled: false,
+                    },
+                );
+            }
+            _ => Emitter::udp(config.daemon.udp, config.datagram_limit),
+        };
+        if !OtlpOutput::wanted(&config.output.kind) {
+            return emitter;
+        }
+        emitter.with_otlp(OtlpOutput {
+            resource: OtlpOutput::resource_for(config),
+            http: None,
+            unsampled: config.output.otlp.unsampled,
+        })
+    }
+
+    /// An emitter that keeps OTLP datagrams (`T1S` / `T1U`) in memory, for tests (feature
+    /// `testing`).
+    #[cfg(any(test, feature = "testing"))]
+    pub fn otlp_memory(
+        limit: usize,
+        resource: crate::OtlpResource,
+        unsampled: bool,
+    ) -> (Emitter, MemorySink) {
+        let (e, sink) = Emitter::memory(limit);
+        let e = e.with_otlp(crate::otlp::OtlpOutput {
+            resource,
+            http: None,
+            unsampled,
+        });
+        (e, sink)
+    }
+
+    /// True when unsampled invocations should be recorded and passed to
+    /// [`Emitter::emit_unsampled`] (`otlp-udp` with `XRAY_RS_OTLP_UNSAMPLED=true`).
+    pub fn sends_unsampled(&self) -> bool {
+        self.inner
+            .otlp
+            .as_ref()
+            .is_some_and(|o| o.unsampled && o.http.is_none())
+    }
+
+    /// Sends the spans of an unsampled invocation as `T1U`, for Transaction Search; does
+    /// nothing unless [`Emitter::sends_unsampled`].
+    pub fn emit_unsampled(&self, tree: &mut EntityTree, entity: EntityIndex, buf: &mut EmitBuffer) {
+        if !self.sends_unsampled() {
+            return;
+        }
+        self.emit_otlp(tree, entity, buf, crate::otlp::Signal::Unsampled);
+    }
+
+    fn emit_otlp(
+        &self,
+        tree: &mut EntityTree,
+        entity: EntityIndex,
+        buf: &mut EmitBuffer,
+        signal: crate::otlp::Signal,
+    ) {
+        let Some(otlp) = &self.inner.otlp else {
+            return;
+        };
+        let counts = std::mem::take(&mut tree.counts);
+        let c = &self.inner.counters;
+        c.add_record_counts(&counts);
+        EmitterCounters::bump(&c.documents);
+        let sink = &self.inner.sink;
+        otlp.emit(
+            tree,
+            entity.0,
+            signal,
+            &mut buf.datagram,
+            &mut buf.otlp,
+            self.inner.limit,
+            c,
+            |d| sink.send(d, c),
+        );
     }
 
     /// An emitter sending to `daemon` over UDP. If no socket can be opened, the emitter still
@@ -171,7 +293,7 @@ impl Emitter {
 
     /// True when this emitter never sends (tracing disabled).
     pub fn is_disabled(&self) -> bool {
-        matches!(self.inner.sink, Sink::Disabled)
+        matches!(self.inner.sink, Sink::Disabled) && self.inner.otlp.is_none()
     }
 
     /// The datagram limit in bytes, header included.
@@ -208,6 +330,9 @@ impl Emitter {
     /// Marks what was sent so it is not embedded again, and folds the tree's repair counts
     /// into the emitter's counters (once).
     pub fn emit(&self, tree: &mut EntityTree, entity: EntityIndex, buf: &mut EmitBuffer) {
+        if self.inner.otlp.is_some() {
+            return self.emit_otlp(tree, entity, buf, crate::otlp::Signal::Sampled);
+        }
         let counts = std::mem::take(&mut tree.counts);
         self.inner.counters.add_record_counts(&counts);
         EmitterCounters::bump(&self.inner.counters.documents);

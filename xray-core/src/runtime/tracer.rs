@@ -92,15 +92,15 @@ pub struct TracerStats {
 }
 
 impl Tracer {
-    /// A tracer for `config`, sending over UDP to `config.daemon.udp` (or nothing when
-    /// `config.disabled`). A socket that cannot be opened is reported on stderr and counted.
+    /// A tracer for `config`, sending to `config.daemon.udp` or as `config.output` says (or
+    /// nothing when `config.disabled`). A socket that cannot be opened is reported on stderr and counted.
     pub fn new(config: Config) -> Tracer {
         let emitter = if config.disabled {
             Emitter::disabled()
         } else if let Some(name) = &config.daemon_unresolved {
             Emitter::udp_resolving(config.daemon.udp, name, config.datagram_limit)
         } else {
-            Emitter::udp(config.daemon.udp, config.datagram_limit)
+            Emitter::for_config(&config)
         };
         if let Some(e) = emitter.open_error() {
             eprintln!("[xray] {e}; segments will be counted as dropped");

@@ -1,0 +1,143 @@
+//! The OTLP outputs keep the hot path: a warm sampled Lambda invocation sent as `T1S` spans
+//! over a real UDP socket allocates nothing, and neither does a batch that must be split
+//! across datagrams. Counted with a global allocator in this test binary (the canary shows it
+//! is installed); run in debug and in release (`cargo test --release --test zero_alloc_otlp`).
+
+use std::net::UdpSocket;
+
+use lambda_runtime::{Context, LambdaEvent};
+use xray_core::testing::{
+    CountingAllocator, count_allocations, counting_installed, poll_to_completion,
+};
+use xray_core::{
+    Config, EmitBuffer, Emitter, EntityTree, Output, OutputConfig, Timestamp, TraceId, Tracer,
+    capture_lambda_handler, capture_method,
+};
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    count_allocations(f).1
+}
+
+#[derive(serde::Serialize)]
+struct Step {
+    n: u32,
+    label: &'static str,
+}
+
+#[capture_method]
+fn sync_step(n: u32) -> Result<Step, std::fmt::Error> {
+    Ok(Step { n, label: "sync" })
+}
+
+#[capture_method]
+async fn async_step(n: u32) -> u32 {
+    xray_core::put_annotation("step", n);
+    xray_core::put_metadata("step", &Step { n, label: "async" });
+    n * 2
+}
+
+#[capture_lambda_handler]
+async fn handler(event: LambdaEvent<u32>) -> Result<u32, lambda_runtime::Error> {
+    let mut total = 0;
+    for i in 0..5 {
+        total += sync_step(event.payload + i)?.n;
+        total += async_step(i).await;
+    }
+    Ok(total)
+}
+
+fn event() -> LambdaEvent<u32> {
+    let mut ctx = Context::default();
+    ctx.xray_trace_id = Some(
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
+    );
+    LambdaEvent::new(1, ctx)
+}
+
+fn otlp_config(daemon: &UdpSocket, limit: usize) -> Config {
+    let mut config = Config {
+        datagram_limit: limit,
+        output: OutputConfig::new(Output::OtlpUdp),
+        ..Config::default()
+    };
+    config.daemon.udp = daemon.local_addr().unwrap();
+    config
+}
+
+#[test]
+fn canary_the_counting_allocator_is_installed() {
+    assert!(counting_installed());
+    assert_eq!(
+        allocations_in(|| drop(std::hint::black_box(Box::new(7)))),
+        1
+    );
+}
+
+#[test]
+fn a_warm_sampled_invocation_sent_as_otlp_allocates_nothing() {
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let config = otlp_config(&daemon, xray_core::DEFAULT_DATAGRAM_LIMIT);
+    let emitter = Emitter::for_config(&config);
+    assert!(xray_core::set_global(Tracer::with_emitter(config, emitter)).is_ok());
+    let mut events: Vec<_> = (0..13).map(|_| event()).collect();
+    for _ in 0..3 {
+        poll_to_completion(handler(events.pop().unwrap())).unwrap();
+    }
+    let n = allocations_in(|| {
+        for _ in 0..10 {
+            let e = events.pop().unwrap();
+            assert_eq!(poll_to_completion(handler(e)).unwrap(), 35);
+        }
+    });
+    assert_eq!(n, 0, "allocations in 10 warm invocations");
+
+    let stats = xray_core::global().stats();
+    assert_eq!(stats.invocations_sampled, 13);
+    assert_eq!(stats.emitter.datagrams_sent, 13);
+    assert_eq!(stats.emitter.datagrams_dropped(), 0);
+    let mut buf = vec![0u8; 65_536];
+    let len = daemon.recv(&mut buf).unwrap();
+    assert!(buf[..len].starts_with(b"{\"format\":\"json\",\"version\":1}\nT1S"));
+}
+
+#[test]
+fn a_warm_batch_split_across_datagrams_allocates_nothing() {
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let emitter = Emitter::for_config(&otlp_config(&daemon, 2_000));
+    let mut tree = EntityTree::new(TraceId::random());
+    let mut buf = EmitBuffer::new();
+    let mut invocation = || {
+        tree.reset(TraceId::random());
+        let root = tree.begin_segment("api", None, Timestamp::now());
+        for i in 0..40_u32 {
+            let s = tree.begin_subsegment(root, "## step", Timestamp::now());
+            tree.entity_mut(s)
+                .put_annotation("step", i)
+                .unwrap()
+                .put_metadata("default", "step", &Step { n: i, label: "x" })
+                .unwrap();
+            tree.end(s, Timestamp::now());
+        }
+        tree.end(root, Timestamp::now());
+        emitter.emit(&mut tree, root, &mut buf);
+    };
+    for _ in 0..3 {
+        invocation();
+    }
+    let n = allocations_in(|| {
+        for _ in 0..10 {
+            invocation();
+        }
+    });
+    assert_eq!(n, 0, "allocations in 10 warm split emissions");
+    let s = emitter.stats();
+    assert_eq!(s.oversized_documents, 13, "every emission was split");
+    assert!(
+        s.datagrams_sent >= 26 && s.largest_datagram <= 2_000,
+        "{s:?}"
+    );
+    assert_eq!(s.datagrams_dropped(), 0);
+}
