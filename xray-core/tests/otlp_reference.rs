@@ -278,7 +278,7 @@ fn udp_spans_match_the_reference_encoder() {
                 "datagram_limit": c.datagram_limit, "requests": 1}),
     );
     let s = emitter.stats();
-    assert_eq!((s.datagrams_sent, s.oversized_documents), (1, 0));
+    assert_eq!((s.datagrams_handed_to_kernel, s.oversized_documents), (1, 0));
 }
 
 #[test]
@@ -322,7 +322,7 @@ fn a_batch_too_large_is_split_and_a_span_too_large_is_cut() {
                 "datagram_limit": 4_000, "requests": n}),
     );
     let s = emitter.stats();
-    assert_eq!(s.datagrams_sent, n as u64);
+    assert_eq!(s.datagrams_handed_to_kernel, n as u64);
     assert_eq!(s.oversized_documents, 1);
     assert_eq!((s.documents_truncated, s.metadata_values_truncated), (1, 1));
     assert!(s.largest_datagram <= 4_000);
@@ -337,7 +337,7 @@ fn unsampled_spans_go_out_as_t1u_when_asked() {
     assert!(!quiet.sends_unsampled());
     let (mut tree, root, _) = lambda_tree();
     quiet.emit_unsampled(&mut tree, root, &mut EmitBuffer::new());
-    assert_eq!(quiet.stats().datagrams_sent, 0);
+    assert_eq!(quiet.stats().datagrams_handed_to_kernel, 0);
 
     c.output.otlp.unsampled = true;
     let emitter = Emitter::for_config(&c);
@@ -396,7 +396,7 @@ fn otlp_http_posts_to_a_receiver_that_decodes_with_the_official_definitions() {
     let headers = std::fs::read_to_string(dir.join("r000.headers")).unwrap();
     assert!(headers.contains("x-api-key: secret"), "{headers}");
     let s = emitter.stats();
-    assert_eq!((s.datagrams_sent, s.datagrams_dropped()), (2, 0));
+    assert_eq!((s.datagrams_handed_to_kernel, s.datagrams_known_lost()), (2, 0));
 }
 
 #[test]
@@ -412,5 +412,5 @@ fn otlp_http_with_no_collector_counts_the_loss() {
     let (mut tree, root, _) = lambda_tree();
     emitter.emit(&mut tree, root, &mut EmitBuffer::new());
     let s = emitter.stats();
-    assert_eq!((s.datagrams_sent, s.dropped_refused), (0, 1));
+    assert_eq!((s.datagrams_handed_to_kernel, s.sends_refused), (0, 1));
 }

@@ -96,8 +96,8 @@ fn a_warm_sampled_invocation_sent_as_otlp_allocates_nothing() {
 
     let stats = xray_core::global().stats();
     assert_eq!(stats.invocations_sampled, 13);
-    assert_eq!(stats.emitter.datagrams_sent, 13);
-    assert_eq!(stats.emitter.datagrams_dropped(), 0);
+    assert_eq!(stats.emitter.datagrams_handed_to_kernel, 13);
+    assert_eq!(stats.emitter.datagrams_known_lost(), 0);
     let mut buf = vec![0u8; 65_536];
     let len = daemon.recv(&mut buf).unwrap();
     assert!(buf[..len].starts_with(b"{\"format\":\"json\",\"version\":1}\nT1S"));
@@ -136,8 +136,8 @@ fn a_warm_batch_split_across_datagrams_allocates_nothing() {
     let s = emitter.stats();
     assert_eq!(s.oversized_documents, 13, "every emission was split");
     assert!(
-        s.datagrams_sent >= 26 && s.largest_datagram <= 2_000,
+        s.datagrams_handed_to_kernel >= 26 && s.largest_datagram <= 2_000,
         "{s:?}"
     );
-    assert_eq!(s.datagrams_dropped(), 0);
+    assert_eq!(s.datagrams_known_lost(), 0);
 }

@@ -192,6 +192,8 @@ pub(crate) fn method(f: &ItemFn, args: &Args) -> TokenStream {
             #opts
             let #span = ::xray_core::__private::SyncSpan::enter(#options_ref);
             #run
+            // A body that always diverges (`panic!`, `loop {}`) makes this unreachable.
+            #[allow(unreachable_code)]
             if let ::core::option::Option::Some(#span) = #span {
                 #span.finish(#record);
             }

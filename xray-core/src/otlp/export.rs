@@ -189,7 +189,7 @@ pub(crate) fn export_tree(
             // Alone and still too large: drop metadata, then everything but the essentials.
             detail = match detail {
                 Detail::Full => {
-                    let n = tree.node(i).metadata.iter().filter(|m| !m.dead).count();
+                    let n = tree.node(i).metadata.entries.len();
                     EmitterCounters::bump(&counters.documents_truncated);
                     counters
                         .metadata_values_truncated

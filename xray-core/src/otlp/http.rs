@@ -159,21 +159,21 @@ fn read_response(stream: &mut TcpStream) -> io::Result<(bool, bool)> {
 impl Deliver for &HttpClient {
     fn deliver(&mut self, request: &[u8], counters: &EmitterCounters) {
         let Ok(mut conn) = self.conn.lock() else {
-            EmitterCounters::bump(&counters.dropped_send_error);
+            EmitterCounters::bump(&counters.sends_failed);
             return;
         };
         match self.post(request, &mut conn) {
             Ok(true) => {
-                EmitterCounters::bump(&counters.datagrams_sent);
+                EmitterCounters::bump(&counters.datagrams_handed_to_kernel);
                 counters
-                    .bytes_sent
+                    .bytes_handed_to_kernel
                     .fetch_add(request.len() as u64, std::sync::atomic::Ordering::Relaxed);
             }
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                EmitterCounters::bump(&counters.dropped_refused);
+                EmitterCounters::bump(&counters.sends_refused);
             }
             // A non-2xx answer or any other failure.
-            Ok(false) | Err(_) => EmitterCounters::bump(&counters.dropped_send_error),
+            Ok(false) | Err(_) => EmitterCounters::bump(&counters.sends_failed),
         }
     }
 }

@@ -197,16 +197,17 @@ fn write_attributes(tree: &EntityTree, e: &Entity, detail: Detail, out: &mut Vec
         );
     }
     if detail == Detail::Full {
-        for m in e.metadata.iter().filter(|m| !m.dead) {
-            let value = &tree.meta[m.start as usize..m.end as usize];
-            // The arena holds serde_json output, so it is UTF-8.
-            let value = std::str::from_utf8(value).unwrap_or("");
-            kv_str(
-                out,
-                ATTRIBUTES,
-                &["aws.xray.metadata.", &m.namespace, ".", &m.key],
-                value,
-            );
+        for ns in e.metadata.namespaces.iter() {
+            for m in e.metadata.group(ns) {
+                // The arena holds serde_json output, so it is UTF-8.
+                let value = std::str::from_utf8(tree.meta.value(m)).unwrap_or("");
+                kv_str(
+                    out,
+                    ATTRIBUTES,
+                    &["aws.xray.metadata.", &ns.name, ".", &m.key],
+                    value,
+                );
+            }
         }
     }
     if e.throttle {
