@@ -122,6 +122,8 @@
 
 mod annotation;
 mod ascii;
+#[cfg(feature = "aws-sdk")]
+pub mod aws_sdk;
 mod config;
 mod emit;
 mod id;
@@ -156,7 +158,7 @@ pub use emit::{
 pub use id::{IdError, SegmentId, TRACE_ID_LEN, TraceId};
 pub use json::document::write_document;
 pub use model::{
-    EntityIndex, EntityKind, EntityMut, EntityTree, MAX_CHAIN, MAX_MESSAGE_CHARS, Namespace,
+    AwsParam, EntityIndex, EntityKind, EntityMut, EntityTree, MAX_CHAIN, MAX_MESSAGE_CHARS, Namespace,
     RecordCounts, SqlPreparation,
 };
 pub use name::{MAX_NAME_CHARS, is_name_char, is_valid_name, sanitize_name_into};
@@ -173,6 +175,7 @@ pub use runtime::service::{
     IncomingRequest, SDK_NAME, SDK_VERSION, ServiceSegment, ServiceTracer, ServiceTracerBuilder,
 };
 pub use runtime::span::MAX_ENTITIES;
+pub use runtime::subsegment::{InSubsegment, InSubsegmentExt, Subsegment, in_subsegment};
 pub use runtime::tracer::{Tracer, TracerStats, global, set_global};
 pub use time::{Clock, ManualClock, Timestamp};
 pub use trace_header::{

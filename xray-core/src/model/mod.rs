@@ -7,11 +7,13 @@
 //! annotations and metadata reuse the buffers of the previous use. After a few invocations of
 //! the same shape, recording allocates nothing.
 
+mod aws_params;
 mod cause;
 mod entity;
 mod fields;
 mod record;
 
+pub use aws_params::AwsParam;
 pub use cause::{MAX_CHAIN, MAX_MESSAGE_CHARS};
 pub use entity::EntityKind;
 pub(crate) use entity::{Emission, Entity, Extras, NONE};
