@@ -40,7 +40,10 @@ fn event(traced: bool, sampled: bool) -> LambdaEvent<bool> {
 
 fn bench(c: &mut Criterion) {
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let emitter = Emitter::udp(daemon.local_addr().unwrap(), xray_core::DEFAULT_DATAGRAM_LIMIT);
+    let emitter = Emitter::udp(
+        daemon.local_addr().unwrap(),
+        xray_core::DEFAULT_DATAGRAM_LIMIT,
+    );
     assert!(xray_core::set_global(Tracer::with_emitter(Config::default(), emitter)).is_ok());
     let sdk = SdkConfig::builder()
         .region(Region::new("us-east-1"))

@@ -53,10 +53,13 @@ fn fewest(rt: &tokio::runtime::Runtime, traced: bool, sampled: bool) -> u64 {
 }
 
 #[test]
-fn the_interceptor_adds_few_allocations_and_unsampled_almost_none() {
+fn the_interceptor_adds_one_allocation_unsampled_and_few_sampled() {
     assert!(counting_installed());
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let emitter = Emitter::udp(daemon.local_addr().unwrap(), xray_core::DEFAULT_DATAGRAM_LIMIT);
+    let emitter = Emitter::udp(
+        daemon.local_addr().unwrap(),
+        xray_core::DEFAULT_DATAGRAM_LIMIT,
+    );
     assert!(xray_core::set_global(Tracer::with_emitter(Config::default(), emitter)).is_ok());
     let canned = Canned::default();
     let sdk = SdkConfig::builder()
@@ -95,8 +98,9 @@ fn the_interceptor_adds_few_allocations_and_unsampled_almost_none() {
          {traced_unsampled} (+{added_unsampled}); bare in a sampled invocation {bare_sampled}, \
          sampled traced {traced_sampled} (+{added_sampled})"
     );
-    // Unsampled: the header value (one String) and its slot in the request's header map.
-    assert!(added_unsampled <= 2, "unsampled adds {added_unsampled}");
-    // Sampled: the operation's state in the config bag, the header, the parameters read.
-    assert!(added_sampled <= 16, "sampled adds {added_sampled}");
+    // Unsampled: the header value only (the SDK's header map owns its values; the name is
+    // 'static). Sampled, 4 when measured: the operation's state in the config bag, the
+    // header, the request's parameters.
+    assert!(added_unsampled <= 1, "unsampled adds {added_unsampled}");
+    assert!(added_sampled <= 6, "sampled adds {added_sampled}");
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
@@ -17,7 +18,6 @@ use aws_sdk_dynamodb::types::{
 use aws_support::{Canned, Moto, Proxy};
 use aws_types::SdkConfig;
 use aws_types::region::Region;
-use aws_sdk_dynamodb::config::retry::RetryConfig;
 use bench_harness::daemon::{Entity, FakeDaemon};
 use lambda_runtime::{Context, LambdaEvent};
 use xray_core::aws_sdk::XRayInterceptor;
@@ -111,7 +111,10 @@ async fn handler(event: LambdaEvent<String>) -> Result<String, lambda_runtime::E
                 .send()
                 .await?;
             let key = c.kms.create_key().send().await?;
-            let key_id = key.key_metadata().map(|m| m.key_id().to_owned()).unwrap_or_default();
+            let key_id = key
+                .key_metadata()
+                .map(|m| m.key_id().to_owned())
+                .unwrap_or_default();
             let queue = c.sqs.create_queue().queue_name("signups").send().await?;
             format!("{key_id} {}", queue.queue_url().unwrap_or_default())
         }
@@ -144,7 +147,14 @@ async fn handler(event: LambdaEvent<String>) -> Result<String, lambda_runtime::E
                 .await?;
             "ok".to_owned()
         }
-        "missing" => match c.ddb.get_item().table_name("nope").key("id", AttributeValue::S("x".into())).send().await {
+        "missing" => match c
+            .ddb
+            .get_item()
+            .table_name("nope")
+            .key("id", AttributeValue::S("x".into()))
+            .send()
+            .await
+        {
             Ok(_) => "unexpected".to_owned(),
             Err(e) => format!("err {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)),
         },
@@ -210,7 +220,10 @@ impl World {
                 let kids = t.children_of(&hid).into_iter().cloned().collect();
                 return (out, kids, hid);
             }
-            assert!(std::time::Instant::now() < deadline, "no trace for {scenario}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no trace for {scenario}"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -224,9 +237,18 @@ fn assert_headers_name(world: &World, subs: &[Entity], calls: usize) {
     let seen = world.proxy.take_seen();
     assert_eq!(seen.len(), calls, "{seen:?}");
     for s in &seen {
-        let h = s.trace_header.as_deref().expect("every attempt carries the header");
-        let parent = h.split(';').find_map(|f| f.strip_prefix("Parent=")).unwrap();
-        assert!(subs.iter().any(|e| e.id == parent), "{h} names a subsegment");
+        let h = s
+            .trace_header
+            .as_deref()
+            .expect("every attempt carries the header");
+        let parent = h
+            .split(';')
+            .find_map(|f| f.strip_prefix("Parent="))
+            .unwrap();
+        assert!(
+            subs.iter().any(|e| e.id == parent),
+            "{h} names a subsegment"
+        );
         assert!(h.contains(";Sampled=1"), "{h}");
         assert!(h.ends_with(&format!(";Lineage={LINEAGE}")), "{h}");
     }
@@ -246,7 +268,10 @@ fn aws_sdk_calls_are_subsegments_with_the_header_on_every_attempt() {
         assert_eq!(aws(e, "region"), "us-east-1");
         assert_eq!(aws(e, "retries"), 0);
         assert_eq!(e.fields["http"]["response"]["status"], 200);
-        assert!(aws(e, "request_id").as_str().is_some_and(|s| !s.is_empty()), "{e:?}");
+        assert!(
+            aws(e, "request_id").as_str().is_some_and(|s| !s.is_empty()),
+            "{e:?}"
+        );
         assert!(e.fields.get("error").is_none() && e.fields.get("fault").is_none());
     }
     assert_eq!(aws(&subs[0], "operation"), "CreateTable");
@@ -261,17 +286,32 @@ fn aws_sdk_calls_are_subsegments_with_the_header_on_every_attempt() {
     assert_eq!(subs.len(), 1);
     assert_eq!(aws(&subs[0], "operation"), "PutItem");
     assert_eq!(aws(&subs[0], "table_name"), "users");
-    assert!(!serde_json::to_string(&subs[0].fields).unwrap().contains("do-not-record"));
+    assert!(
+        !serde_json::to_string(&subs[0].fields)
+            .unwrap()
+            .contains("do-not-record")
+    );
     assert_headers_name(&world, &subs, 1);
     let (_, subs, _) = world.invoke(&format!("encrypt {key_id}"));
-    assert_eq!((subs[0].name.as_str(), aws(&subs[0], "operation")), ("KMS", &"Encrypt".into()));
+    assert_eq!(
+        (subs[0].name.as_str(), aws(&subs[0], "operation")),
+        ("KMS", &"Encrypt".into())
+    );
     assert_eq!(aws(&subs[0], "key_id"), key_id);
-    assert!(!serde_json::to_string(&subs[0].fields).unwrap().contains("plain"));
+    assert!(
+        !serde_json::to_string(&subs[0].fields)
+            .unwrap()
+            .contains("plain")
+    );
     assert_headers_name(&world, &subs, 1);
     let (_, subs, _) = world.invoke(&format!("send {queue_url}"));
     assert_eq!(aws(&subs[0], "operation"), "SendMessage");
     assert_eq!(aws(&subs[0], "queue_url"), queue_url);
-    assert!(!serde_json::to_string(&subs[0].fields).unwrap().contains("body-secret"));
+    assert!(
+        !serde_json::to_string(&subs[0].fields)
+            .unwrap()
+            .contains("body-secret")
+    );
     assert_headers_name(&world, &subs, 1);
 
     // A 4xx: error with the service's code and message as a remote cause.
@@ -285,11 +325,17 @@ fn aws_sdk_calls_are_subsegments_with_the_header_on_every_attempt() {
     let ex = &e.fields["cause"]["exceptions"][0];
     assert_eq!(ex["type"], "ResourceNotFoundException");
     assert_eq!(ex["remote"], true);
-    assert!(ex["message"].as_str().is_some_and(|m| !m.is_empty()), "{ex}");
+    assert!(
+        ex["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{ex}"
+    );
     assert_headers_name(&world, &subs, 1);
 
     // Two 5xx answers then success: one subsegment, two retries, no fault.
-    let five = Canned { status: 500, body: r#"{"__type":"InternalServerError","message":"boom"}"# };
+    let five = Canned {
+        status: 500,
+        body: r#"{"__type":"InternalServerError","message":"boom"}"#,
+    };
     world.proxy.answer_next(&[five.clone(), five.clone()]);
     let (out, subs, _) = world.invoke("describe");
     assert_eq!(out, "ok");
@@ -305,18 +351,33 @@ fn aws_sdk_calls_are_subsegments_with_the_header_on_every_attempt() {
     assert_eq!(aws(&subs[0], "retries"), 2);
     assert_eq!(subs[0].fields["fault"], true);
     assert_eq!(subs[0].fields["http"]["response"]["status"], 500);
-    assert_eq!(subs[0].fields["cause"]["exceptions"][0]["type"], "InternalServerError");
+    assert_eq!(
+        subs[0].fields["cause"]["exceptions"][0]["type"],
+        "InternalServerError"
+    );
     assert_headers_name(&world, &subs, 3);
 
     // Throttled on every attempt: throttle and error.
-    let slow = Canned { status: 400, body: r#"{"__type":"com.amazonaws.dynamodb#ThrottlingException","message":"Rate exceeded"}"# };
+    let slow = Canned {
+        status: 400,
+        body: r#"{"__type":"com.amazonaws.dynamodb#ThrottlingException","message":"Rate exceeded"}"#,
+    };
     world.proxy.answer_next(&[slow.clone(), slow.clone(), slow]);
     let (_, subs, _) = world.invoke("describe");
     let e = &subs[0];
-    assert_eq!((e.fields["throttle"].clone(), e.fields["error"].clone()), (true.into(), true.into()));
+    assert_eq!(
+        (e.fields["throttle"].clone(), e.fields["error"].clone()),
+        (true.into(), true.into())
+    );
     assert_eq!(aws(e, "retries"), 2);
-    assert_eq!(e.fields["cause"]["exceptions"][0]["type"], "ThrottlingException");
-    assert_eq!(e.fields["cause"]["exceptions"][0]["message"], "Rate exceeded");
+    assert_eq!(
+        e.fields["cause"]["exceptions"][0]["type"],
+        "ThrottlingException"
+    );
+    assert_eq!(
+        e.fields["cause"]["exceptions"][0]["message"],
+        "Rate exceeded"
+    );
     assert_headers_name(&world, &subs, 3);
 
     // A refused connection: a local fault with the error chain, no status.
@@ -327,17 +388,27 @@ fn aws_sdk_calls_are_subsegments_with_the_header_on_every_attempt() {
     assert!(e.fields.get("http").is_none(), "{e:?}");
     let exceptions = e.fields["cause"]["exceptions"].as_array().unwrap();
     assert!(!exceptions.is_empty());
-    assert!(exceptions.iter().all(|x| x.get("remote").is_none_or(|r| r == false)));
+    assert!(
+        exceptions
+            .iter()
+            .all(|x| x.get("remote").is_none_or(|r| r == false))
+    );
 
     // Unsampled: the header says so, nothing is sent.
     let root = TraceId::random().to_string();
     let mut ctx = Context::default();
     ctx.xray_trace_id = Some(format!("Root={root};Parent={PARENT};Sampled=0"));
-    world.rt.block_on(handler(LambdaEvent::new("put".to_owned(), ctx))).unwrap();
+    world
+        .rt
+        .block_on(handler(LambdaEvent::new("put".to_owned(), ctx)))
+        .unwrap();
     let seen = world.proxy.take_seen();
     assert_eq!(seen.len(), 1);
     let h = seen[0].trace_header.as_deref().unwrap();
-    assert!(h.starts_with(&format!("Root={root};")) && h.contains("Sampled=0"), "{h}");
+    assert!(
+        h.starts_with(&format!("Root={root};")) && h.contains("Sampled=0"),
+        "{h}"
+    );
     std::thread::sleep(Duration::from_millis(200));
     assert!(world.daemon.trace(&root).is_none());
     let stats = world.daemon.stats();

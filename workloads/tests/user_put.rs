@@ -67,7 +67,11 @@ fn setup(moto: &Moto) -> String {
             .send()
             .await
             .unwrap();
-        let key = aws_sdk_kms::Client::new(&cfg).create_key().send().await.unwrap();
+        let key = aws_sdk_kms::Client::new(&cfg)
+            .create_key()
+            .send()
+            .await
+            .unwrap();
         key.key_metadata().unwrap().key_id().to_owned()
     })
 }
@@ -121,15 +125,23 @@ fn invoke_and_check(api: &RuntimeApi, daemon: &FakeDaemon, proxy: &Proxy, count:
     }
     for (id, _) in &roots {
         match api.wait_outcome(id, WAIT).expect("an outcome").outcome {
-            Outcome::Response(body) => assert!(String::from_utf8_lossy(&body).contains("\"encrypted\":true")),
+            Outcome::Response(body) => {
+                assert!(String::from_utf8_lossy(&body).contains("\"encrypted\":true"))
+            }
             Outcome::Error { body, .. } => panic!("error: {}", String::from_utf8_lossy(&body)),
         }
     }
     // Each AWS request's header, by its Root.
     let mut headers: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for seen in proxy.take_seen() {
-        let h = seen.trace_header.expect("every AWS request carries the header");
-        let root = h.split(';').find_map(|f| f.strip_prefix("Root=")).unwrap().to_owned();
+        let h = seen
+            .trace_header
+            .expect("every AWS request carries the header");
+        let root = h
+            .split(';')
+            .find_map(|f| f.strip_prefix("Root="))
+            .unwrap()
+            .to_owned();
         headers.entry(root).or_default().push((seen.target, h));
     }
     for (_, root) in &roots {
@@ -141,14 +153,21 @@ fn invoke_and_check(api: &RuntimeApi, daemon: &FakeDaemon, proxy: &Proxy, count:
             {
                 break t;
             }
-            assert!(std::time::Instant::now() < deadline, "trace {root} incomplete");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "trace {root} incomplete"
+            );
             std::thread::sleep(Duration::from_millis(20));
         };
         let handler = t.named("## handler").next().unwrap();
         assert_eq!(handler.parent_id.as_deref(), Some(PARENT));
         let put = t.named("## user_put").next().unwrap();
         assert_eq!(put.parent_id.as_deref(), Some(handler.id.as_str()));
-        let kids: Vec<&str> = t.children_of(&put.id).iter().map(|e| e.name.as_str()).collect();
+        let kids: Vec<&str> = t
+            .children_of(&put.id)
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
         assert_eq!(kids, ["KMS", "DynamoDB"]);
         let kms = t.named("KMS").next().unwrap();
         let ddb = t.named("DynamoDB").next().unwrap();
@@ -157,12 +176,20 @@ fn invoke_and_check(api: &RuntimeApi, daemon: &FakeDaemon, proxy: &Proxy, count:
         assert_eq!(ddb.fields["aws"]["table_name"], "users");
         for e in [kms, ddb] {
             assert_eq!(e.fields["namespace"], "aws");
-            assert!(e.fields["aws"]["request_id"].as_str().is_some_and(|s| !s.is_empty()));
+            assert!(
+                e.fields["aws"]["request_id"]
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty())
+            );
         }
         let sent = &headers[root];
         assert_eq!(sent.len(), 2, "{sent:?}");
         for (target, h) in sent {
-            let own = if target.contains("TrentService") { kms } else { ddb };
+            let own = if target.contains("TrentService") {
+                kms
+            } else {
+                ddb
+            };
             assert_eq!(
                 h,
                 &format!("Root={root};Parent={};Sampled=1;Lineage={LINEAGE}", own.id)

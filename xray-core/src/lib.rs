@@ -158,8 +158,8 @@ pub use emit::{
 pub use id::{IdError, SegmentId, TRACE_ID_LEN, TraceId};
 pub use json::document::write_document;
 pub use model::{
-    AwsParam, EntityIndex, EntityKind, EntityMut, EntityTree, MAX_CHAIN, MAX_MESSAGE_CHARS, Namespace,
-    RecordCounts, SqlPreparation,
+    AwsParam, EntityIndex, EntityKind, EntityMut, EntityTree, MAX_CHAIN, MAX_MESSAGE_CHARS,
+    Namespace, RecordCounts, SqlPreparation,
 };
 pub use name::{MAX_NAME_CHARS, is_name_char, is_valid_name, sanitize_name_into};
 pub use runtime::api::{

@@ -27,7 +27,14 @@ impl Moto {
             .port();
         // Through the module, so it does not matter where pip put the `moto_server` script.
         let child = Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -103,7 +110,11 @@ impl Proxy {
 
     /// The next requests get these answers, in order.
     pub fn answer_next(&self, canned: &[Canned]) {
-        self.shared.lock().unwrap().canned.extend(canned.iter().cloned());
+        self.shared
+            .lock()
+            .unwrap()
+            .canned
+            .extend(canned.iter().cloned());
     }
 
     pub fn take_seen(&self) -> Vec<Seen> {
@@ -157,7 +168,11 @@ fn serve(conn: TcpStream, upstream: SocketAddr, shared: &Mutex<Shared>) -> std::
     };
     let mut out = conn;
     if let Some(c) = canned {
-        let reason = if c.status >= 500 { "Internal Server Error" } else { "Bad Request" };
+        let reason = if c.status >= 500 {
+            "Internal Server Error"
+        } else {
+            "Bad Request"
+        };
         write!(
             out,
             "HTTP/1.1 {} {reason}\r\nContent-Type: application/x-amz-json-1.0\r\nx-amzn-RequestId: canned-{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
@@ -183,8 +198,7 @@ pub mod canned {
     use std::sync::{Arc, Mutex};
 
     use aws_smithy_runtime_api::client::http::{
-        HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector,
-        http_client_fn,
+        HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector, http_client_fn,
     };
     use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
     use aws_smithy_types::body::SdkBody;

@@ -38,7 +38,9 @@ use aws_types::region::Region;
 
 use crate::model::{AwsParam, Namespace};
 use crate::runtime::subsegment::Subsegment;
-use crate::trace_header::HEADER_NAME;
+
+/// [`HEADER_NAME`](crate::HEADER_NAME) as HTTP/1 and HTTP/2 send it.
+const HEADER_KEY: &str = "x-amzn-trace-id";
 
 /// The smithy interceptor that traces AWS SDK calls (feature `aws-sdk`).
 ///
@@ -151,7 +153,11 @@ impl Intercept for XRayInterceptor {
             None => crate::runtime::scope::downstream_header().map(|h| h.as_str().to_owned()),
         };
         if let Some(header) = header {
-            context.request_mut().headers_mut().insert(HEADER_NAME, header);
+            // Lowercase and 'static: the name is then used as is, not copied.
+            context
+                .request_mut()
+                .headers_mut()
+                .insert(HEADER_KEY, header);
         }
         Ok(())
     }
@@ -192,8 +198,7 @@ impl Intercept for XRayInterceptor {
                         e.aws_param(AwsParam::Id2, id2);
                     }
                     e.apply_http_status(status);
-                    if let Some(len) = headers.get("content-length").and_then(|v| v.parse().ok())
-                    {
+                    if let Some(len) = headers.get("content-length").and_then(|v| v.parse().ok()) {
                         e.http_content_length(len);
                     }
                     if status >= 400 {
@@ -202,7 +207,11 @@ impl Intercept for XRayInterceptor {
                         if wire::is_throttling(&err.code) {
                             e.set_throttle(true).set_error(true);
                         }
-                        let code = if err.code.is_empty() { "ServiceError" } else { &err.code };
+                        let code = if err.code.is_empty() {
+                            "ServiceError"
+                        } else {
+                            &err.code
+                        };
                         e.add_exception(code, &err.message, true);
                     }
                 });

@@ -210,7 +210,10 @@ mod tests {
 
     #[test]
     fn xml_error_and_header_fallback() {
-        let e = service_error(None, b"<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>");
+        let e = service_error(
+            None,
+            b"<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>",
+        );
         assert_eq!((e.code.as_str(), e.message.as_str()), ("NoSuchKey", "gone"));
         let e = service_error(Some("ThrottlingException:http://internal"), b"");
         assert_eq!(e.code, "ThrottlingException");
@@ -226,7 +229,8 @@ mod tests {
             Some("arn:aws:sns:us-east-1:123:topic")
         );
         assert_eq!(
-            lambda_function("http://h/2015-03-31/functions/my-fn/invocations?Qualifier=1").as_deref(),
+            lambda_function("http://h/2015-03-31/functions/my-fn/invocations?Qualifier=1")
+                .as_deref(),
             Some("my-fn")
         );
         assert_eq!(percent_decode(b"100%").as_ref(), "100%");

@@ -99,13 +99,21 @@ impl Subsegment {
     }
 
     /// Adds metadata under the service's namespace.
-    pub fn put_metadata<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), RecordError> {
+    pub fn put_metadata<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), RecordError> {
         let Frame::Recording(s) = &self.frame else {
             return Ok(());
         };
         let mut rec = s.state.lock();
         let rec = &mut *rec;
-        let ns = if rec.namespace.is_empty() { "default" } else { rec.namespace.as_str() };
+        let ns = if rec.namespace.is_empty() {
+            "default"
+        } else {
+            rec.namespace.as_str()
+        };
         rec.tree
             .entity_mut(s.node)
             .put_metadata(ns, key, value)
