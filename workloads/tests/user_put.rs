@@ -126,7 +126,7 @@ fn invoke_and_check(api: &RuntimeApi, daemon: &FakeDaemon, proxy: &Proxy, count:
     for (id, _) in &roots {
         match api.wait_outcome(id, WAIT).expect("an outcome").outcome {
             Outcome::Response(body) => {
-                assert!(String::from_utf8_lossy(&body).contains("\"encrypted\":true"))
+                assert!(String::from_utf8_lossy(&body).contains("\"encrypted\":true"));
             }
             Outcome::Error { body, .. } => panic!("error: {}", String::from_utf8_lossy(&body)),
         }

@@ -138,21 +138,19 @@ fn serve(conn: TcpStream, upstream: SocketAddr, shared: &Mutex<Shared>) -> std::
         if line == "\r\n" {
             break;
         }
-        let lower = line.to_ascii_lowercase();
         if first {
-            target = line.trim().to_owned();
+            line.trim().clone_into(&mut target);
             first = false;
         } else if let Some((name, value)) = line.split_once(':') {
             let value = value.trim();
             match name.to_ascii_lowercase().as_str() {
                 "x-amzn-trace-id" => trace_header = Some(value.to_owned()),
-                "x-amz-target" => target = value.to_owned(),
+                "x-amz-target" => value.clone_into(&mut target),
                 "content-length" => len = value.parse().unwrap_or(0),
                 "connection" => continue,
                 _ => {}
             }
         }
-        let _ = lower;
         head.extend_from_slice(line.as_bytes());
     }
     head.extend_from_slice(b"Connection: close\r\n\r\n");

@@ -247,9 +247,7 @@ impl<F: Future> Future for InSubsegment<F> {
         let out = match this.sub.as_mut() {
             Some(sub) if sub.is_recording() => {
                 let _entered = Entered::new(&mut sub.frame);
-                let out = this.future.poll(cx);
-                drop(_entered);
-                out
+                this.future.poll(cx)
             }
             _ => this.future.poll(cx),
         };
