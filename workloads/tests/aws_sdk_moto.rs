@@ -411,6 +411,22 @@ fn aws_sdk_calls_are_subsegments_with_the_header_on_every_attempt() {
     );
     std::thread::sleep(Duration::from_millis(200));
     assert!(world.daemon.trace(&root).is_none());
+
+    // Outside any invocation (a client used at init): the context-missing strategy, no
+    // header, no panic.
+    let before = xray_core::global().stats().context_missing;
+    world
+        .rt
+        .block_on(async {
+            let c = CLIENTS.get().unwrap();
+            c.ddb.describe_table().table_name("users").send().await
+        })
+        .unwrap();
+    let seen = world.proxy.take_seen();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].trace_header.is_none(), "{seen:?}");
+    assert_eq!(xray_core::global().stats().context_missing, before + 1);
+
     let stats = world.daemon.stats();
     assert_eq!(stats.rejected, 0, "{:?}", stats.rejection_examples);
 }
