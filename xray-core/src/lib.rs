@@ -104,6 +104,10 @@
 //! - `http`: `XRayLayer` / `XRayService`, a tower layer that opens a [`ServiceSegment`] for
 //!   every inbound `http::Request` and adds `X-Amzn-Trace-Id` to the response (adds the `http`,
 //!   `http-body`, `tower-layer` and `tower-service` dependencies).
+//! - `aws-sdk`: `aws_sdk::XRayInterceptor`, one `aws` subsegment per AWS SDK operation and the
+//!   trace header on every attempt; add it with `.interceptor(XRayInterceptor::new())` on a
+//!   service's config builder (adds the `aws-smithy-runtime-api`, `aws-smithy-types` and
+//!   `aws-types` dependencies, no service crate).
 //! - `testing`: test support: an in-memory emitter (`Emitter::memory`), a discarding one
 //!   (`Emitter::null`), a counting allocator (`testing`), and the validator.
 //! - `validate`: the conformance validator (the official schema plus the documented rules).
