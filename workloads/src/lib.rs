@@ -15,7 +15,8 @@
 //!
 //! # Features
 //!
-//! None.
+//! `aws-sdk`: [`user_put`](crate) (KMS and DynamoDB through `xray_core::aws_sdk::XRayInterceptor`)
+//! and the `user-put` binary.
 //!
 //! # Limitations
 //!
@@ -25,3 +26,5 @@
 
 pub mod register_user;
 pub mod synthetic;
+#[cfg(feature = "aws-sdk")]
+pub mod user_put;

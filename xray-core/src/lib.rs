@@ -149,6 +149,10 @@
 //! - `http`: `XRayLayer` / `XRayService`, a tower layer that opens a [`ServiceSegment`] for
 //!   every inbound `http::Request` and adds `X-Amzn-Trace-Id` to the response (adds the `http`,
 //!   `http-body`, `tower-layer` and `tower-service` dependencies).
+//! - `aws-sdk`: `aws_sdk::XRayInterceptor`, one `aws` subsegment per AWS SDK operation and the
+//!   trace header on every attempt; add it with `.interceptor(XRayInterceptor::new())` on a
+//!   service's config builder (adds the `aws-smithy-runtime-api`, `aws-smithy-types` and
+//!   `aws-types` dependencies, no service crate).
 //! - `testing`: test support: `testing::Capture` (a scoped tracer recording into memory), an
 //!   in-memory emitter (`Emitter::memory`), a discarding one (`Emitter::null`), a counting
 //!   allocator, and the validator.
@@ -176,6 +180,8 @@
 
 mod annotation;
 mod ascii;
+#[cfg(feature = "aws-sdk")]
+pub mod aws_sdk;
 mod config;
 mod emit;
 mod header_scan;
@@ -215,8 +221,8 @@ pub use header_scan::sampled_decision;
 pub use id::{IdError, SegmentId, TRACE_ID_LEN, TraceId};
 pub use json::document::write_document;
 pub use model::{
-    EntityIndex, EntityKind, EntityMut, EntityTree, MAX_CHAIN, MAX_ENTITY_BYTES, MAX_MESSAGE_CHARS,
-    MAX_METADATA_DEPTH, Namespace, RecordCounts, SqlPreparation,
+    AwsParam, EntityIndex, EntityKind, EntityMut, EntityTree, MAX_CHAIN, MAX_ENTITY_BYTES,
+    MAX_MESSAGE_CHARS, MAX_METADATA_DEPTH, Namespace, RecordCounts, SqlPreparation,
 };
 pub use name::{MAX_NAME_CHARS, is_name_char, is_valid_name, sanitize_name_into};
 pub use otlp::{OtlpResource, Signal, otel_trace_id};

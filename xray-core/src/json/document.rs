@@ -250,6 +250,7 @@ fn write_aws(n: &Extras, out: &mut Vec<u8>) {
     opt_str(out, &mut first, "request_id", &a.request_id);
     opt_str(out, &mut first, "queue_url", &a.queue_url);
     opt_str(out, &mut first, "table_name", &a.table_name);
+    a.params.write(out, &mut first);
     if a.has_ecs() {
         group(
             out,

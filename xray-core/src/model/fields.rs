@@ -65,6 +65,8 @@ pub(crate) struct Aws {
     pub(crate) xray_sdk: String,
     pub(crate) xray_sdk_version: String,
     pub(crate) xray_sampling_rule: String,
+    /// Per-operation parameters of AWS calls.
+    pub(crate) params: super::aws_params::AwsParams,
 }
 
 impl Aws {
@@ -97,6 +99,7 @@ impl Aws {
             && !self.has_ecs()
             && !self.has_ec2()
             && !self.has_xray()
+            && self.params.is_empty()
     }
 }
 
@@ -122,6 +125,7 @@ impl Reset for Aws {
         ] {
             s.clear();
         }
+        self.params.clear();
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod budget;
 mod access;
+mod aws_params;
 mod cause;
 mod counts;
 mod entity;
@@ -21,6 +22,7 @@ mod record;
 
 pub use budget::{MAX_ENTITY_BYTES, MAX_METADATA_DEPTH};
 pub(crate) use cause::ErrorText;
+pub use aws_params::AwsParam;
 pub use cause::{MAX_CHAIN, MAX_MESSAGE_CHARS};
 pub use counts::RecordCounts;
 pub use entity::EntityKind;

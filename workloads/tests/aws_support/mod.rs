@@ -1,0 +1,229 @@
+//! Test support for the AWS SDK tests: moto in server mode on 127.0.0.1, and a recording
+//! proxy in front of it that notes each request's `X-Amzn-Trace-Id` and can answer the next
+//! requests itself (a 5xx, a throttle) instead of forwarding them.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// `moto_server` bound to 127.0.0.1 on a free port, killed when dropped.
+pub struct Moto {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // Through the module, so it does not matter where pip put the `moto_server` script.
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto did not listen (pip install 'moto[server]')"
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        Moto { child, addr }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request seen by the proxy.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// `X-Amz-Target` (JSON protocols) or the request line.
+    pub target: String,
+    pub trace_header: Option<String>,
+}
+
+/// A canned answer the proxy gives instead of forwarding.
+#[derive(Debug, Clone)]
+pub struct Canned {
+    pub status: u16,
+    pub body: &'static str,
+}
+
+#[derive(Default)]
+struct Shared {
+    seen: Vec<Seen>,
+    canned: VecDeque<Canned>,
+}
+
+/// An HTTP/1.1 proxy on 127.0.0.1 in front of `upstream`, one request per connection.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl Proxy {
+    pub fn start(upstream: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let s = shared.clone();
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { return };
+                let s = s.clone();
+                thread::spawn(move || {
+                    let _ = serve(conn, upstream, &s);
+                });
+            }
+        });
+        Proxy { addr, shared }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The next requests get these answers, in order.
+    pub fn answer_next(&self, canned: &[Canned]) {
+        self.shared
+            .lock()
+            .unwrap()
+            .canned
+            .extend(canned.iter().cloned());
+    }
+
+    pub fn take_seen(&self) -> Vec<Seen> {
+        std::mem::take(&mut self.shared.lock().unwrap().seen)
+    }
+}
+
+fn serve(conn: TcpStream, upstream: SocketAddr, shared: &Mutex<Shared>) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut head = Vec::new();
+    let mut target = String::new();
+    let mut trace_header = None;
+    let mut len = 0usize;
+    let mut first = true;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if first {
+            line.trim().clone_into(&mut target);
+            first = false;
+        } else if let Some((name, value)) = line.split_once(':') {
+            let value = value.trim();
+            match name.to_ascii_lowercase().as_str() {
+                "x-amzn-trace-id" => trace_header = Some(value.to_owned()),
+                "x-amz-target" => value.clone_into(&mut target),
+                "content-length" => len = value.parse().unwrap_or(0),
+                "connection" => continue,
+                _ => {}
+            }
+        }
+        head.extend_from_slice(line.as_bytes());
+    }
+    head.extend_from_slice(b"Connection: close\r\n\r\n");
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body)?;
+    let canned = {
+        let mut s = shared.lock().unwrap();
+        s.seen.push(Seen {
+            target,
+            trace_header,
+        });
+        s.canned.pop_front()
+    };
+    let mut out = conn;
+    if let Some(c) = canned {
+        let reason = if c.status >= 500 {
+            "Internal Server Error"
+        } else {
+            "Bad Request"
+        };
+        write!(
+            out,
+            "HTTP/1.1 {} {reason}\r\nContent-Type: application/x-amz-json-1.0\r\nx-amzn-RequestId: canned-{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            c.status,
+            c.status,
+            c.body.len(),
+            c.body
+        )?;
+        return out.flush();
+    }
+    let mut up = TcpStream::connect(upstream)?;
+    up.write_all(&head)?;
+    up.write_all(&body)?;
+    let mut answer = Vec::new();
+    up.read_to_end(&mut answer)?;
+    out.write_all(&answer)?;
+    out.flush()
+}
+
+/// An in-process HTTP client that answers every request with `200 {}` after recording its
+/// `X-Amzn-Trace-Id`: the whole SDK stack runs, no network.
+pub mod canned {
+    use std::sync::{Arc, Mutex};
+
+    use aws_smithy_runtime_api::client::http::{
+        HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector, http_client_fn,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+    use aws_smithy_types::body::SdkBody;
+
+    #[derive(Debug, Clone, Default)]
+    pub struct Canned {
+        pub last_header: Arc<Mutex<Option<String>>>,
+    }
+
+    impl HttpConnector for Canned {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let header = request.headers().get("x-amzn-trace-id");
+            let mut last = self.last_header.lock().unwrap();
+            match (header, last.as_mut()) {
+                (Some(h), Some(l)) if l == h => {}
+                (h, _) => *last = h.map(str::to_owned),
+            }
+            let mut response = HttpResponse::new(200.try_into().unwrap(), SdkBody::from("{}"));
+            response
+                .headers_mut()
+                .insert("x-amzn-requestid", "canned-request");
+            HttpConnectorFuture::ready(Ok(response))
+        }
+    }
+
+    pub fn client(c: &Canned) -> SharedHttpClient {
+        let c = c.clone();
+        http_client_fn(move |_, _| SharedHttpConnector::new(c.clone()))
+    }
+}

@@ -1,0 +1,228 @@
+//! AWS SDK calls as subsegments: [`XRayInterceptor`], one line at client construction.
+//!
+//! Every operation of a client built with the interceptor is one `aws` subsegment named for
+//! the service (`DynamoDB`, `KMS`, `SQS`, …), whatever the retries, with `aws.operation`,
+//! `aws.region`, `aws.request_id`, `aws.retries`, the operation's identifying parameters
+//! (table, queue, key id, topic, function), the HTTP status and content length, and on
+//! failure `error` / `throttle` / `fault` with the service's error code and message as a
+//! remote exception. Every attempt carries `X-Amzn-Trace-Id` with `Parent` = that
+//! subsegment, set after signing so it replaces the SDK's own recursion-detection header.
+//!
+//! Unsampled invocations record nothing and only set the header (`Sampled=0`); outside any
+//! invocation the context-missing strategy applies and no header is sent.
+//!
+//! ```
+//! use xray_core::aws_sdk::XRayInterceptor;
+//! # struct Builder;
+//! # impl Builder { fn interceptor(self, _: XRayInterceptor) -> Self { self } }
+//! // aws_sdk_dynamodb::config::Builder::from(&sdk_config).interceptor(XRayInterceptor::new())
+//! let _builder = Builder.interceptor(XRayInterceptor::new());
+//! ```
+
+mod wire;
+
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use aws_types::region::Region;
+
+use crate::model::{AwsParam, Namespace};
+use crate::runtime::subsegment::Subsegment;
+
+/// [`HEADER_NAME`](crate::HEADER_NAME) as HTTP/1 and HTTP/2 send it.
+const HEADER_KEY: &str = "x-amzn-trace-id";
+
+/// The smithy interceptor that traces AWS SDK calls (feature `aws-sdk`).
+///
+/// Add it once to an `SdkConfig` loader, or to one service's config builder, with
+/// `.interceptor(XRayInterceptor::new())`.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct XRayInterceptor;
+
+impl XRayInterceptor {
+    /// The interceptor; it holds no state of its own (each operation's lives in its config
+    /// bag).
+    pub fn new() -> XRayInterceptor {
+        XRayInterceptor
+    }
+}
+
+/// One recorded operation, kept in the operation's config bag between hooks.
+struct Operation {
+    sub: Mutex<Option<Subsegment>>,
+    attempts: AtomicU32,
+}
+
+impl fmt::Debug for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Operation")
+            .field("attempts", &self.attempts.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Storable for Operation {
+    type Storer = StoreReplace<Self>;
+}
+
+impl Operation {
+    fn with<R>(&self, f: impl FnOnce(&Subsegment) -> R) -> Option<R> {
+        let guard = self
+            .sub
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.as_ref().map(f)
+    }
+}
+
+impl Intercept for XRayInterceptor {
+    fn name(&self) -> &'static str {
+        "XRayInterceptor"
+    }
+
+    // Not `read_before_execution`: a client's interceptors run that before the operation's
+    // configuration (its `Metadata`: service and operation names) is in the bag.
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map_or(("AWS", ""), |m| (m.service(), m.name()));
+        let sub = Subsegment::begin(service);
+        // Unsampled and untraced calls store nothing: the header is taken from the current
+        // frame at each attempt, so they allocate nothing here.
+        if !sub.is_recording() {
+            return Ok(());
+        }
+        sub.with_fields(|e| {
+            e.set_namespace(Namespace::Aws).aws_operation(operation);
+            if let Some(region) = cfg.load::<Region>() {
+                e.aws_region(region.as_ref());
+            }
+        });
+        cfg.interceptor_state().store_put(Operation {
+            sub: Mutex::new(Some(sub)),
+            attempts: AtomicU32::new(0),
+        });
+        Ok(())
+    }
+
+    fn read_after_serialization(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(op) = cfg.load::<Operation>() else {
+            return Ok(());
+        };
+        let service = cfg.load::<Metadata>().map_or("", Metadata::service);
+        let request = context.request();
+        let body = request.body().bytes().unwrap_or_default();
+        op.with(|sub| {
+            sub.with_fields(|e| wire::record_request(e, service, request.uri(), body));
+        });
+        Ok(())
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let header = match cfg.load::<Operation>() {
+            Some(op) => {
+                op.attempts.fetch_add(1, Ordering::Relaxed);
+                op.with(Subsegment::downstream_header).flatten()
+            }
+            None => crate::downstream_header().map(|h| h.as_str().to_owned()),
+        };
+        if let Some(header) = header {
+            // Lowercase and 'static: the name is then used as is, not copied.
+            context
+                .request_mut()
+                .headers_mut()
+                .insert(HEADER_KEY, header);
+        }
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(op) = cfg.load::<Operation>() else {
+            return Ok(());
+        };
+        let Some(sub) = op
+            .sub
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        else {
+            return Ok(());
+        };
+        let attempts = op.attempts.load(Ordering::Relaxed);
+        sub.with_fields(|e| {
+            e.aws_retries(attempts.saturating_sub(1));
+        });
+        match context.response() {
+            Some(response) => {
+                let headers = response.headers();
+                let status = response.status().as_u16();
+                sub.with_fields(|e| {
+                    let request_id = headers
+                        .get("x-amzn-requestid")
+                        .or_else(|| headers.get("x-amz-request-id"));
+                    if let Some(id) = request_id {
+                        e.aws_request_id(id);
+                    }
+                    if let Some(id2) = headers.get("x-amz-id-2") {
+                        e.aws_param(AwsParam::Id2, id2);
+                    }
+                    e.apply_http_status(status);
+                    if let Some(len) = headers.get("content-length").and_then(|v| v.parse().ok()) {
+                        e.http_content_length(len);
+                    }
+                    if status >= 400 {
+                        let body = response.body().bytes().unwrap_or_default();
+                        let err = wire::service_error(headers.get("x-amzn-errortype"), body);
+                        if wire::is_throttling(&err.code) {
+                            e.set_throttle(true).set_error(true);
+                        }
+                        let code = if err.code.is_empty() {
+                            "ServiceError"
+                        } else {
+                            &err.code
+                        };
+                        e.add_exception(code, &err.message, true);
+                    }
+                });
+            }
+            None => {
+                if let Some(Err(err)) = context.output_or_error() {
+                    sub.record_error(err, false);
+                }
+            }
+        }
+        sub.end();
+        Ok(())
+    }
+}
