@@ -173,6 +173,7 @@ pub use runtime::service::{
     IncomingRequest, SDK_NAME, SDK_VERSION, ServiceSegment, ServiceTracer, ServiceTracerBuilder,
 };
 pub use runtime::span::MAX_ENTITIES;
+pub use runtime::subsegment::{InSubsegment, InSubsegmentExt, Subsegment, in_subsegment};
 pub use runtime::tracer::{Tracer, TracerStats, global, set_global};
 pub use time::{Clock, ManualClock, Timestamp};
 pub use trace_header::{

@@ -11,6 +11,7 @@ pub(crate) mod scope;
 pub(crate) mod service;
 pub(crate) mod span;
 pub(crate) mod state;
+pub(crate) mod subsegment;
 pub(crate) mod tracer;
 
 #[cfg(test)]
