@@ -124,6 +124,8 @@ mod annotation;
 mod ascii;
 mod config;
 mod emit;
+#[cfg(any(feature = "tower-client", feature = "reqwest"))]
+pub mod http_client;
 mod id;
 mod json;
 mod model;
@@ -132,10 +134,14 @@ mod name_charset;
 mod recycle;
 mod runtime;
 pub mod sampling;
+#[cfg(feature = "sqlx")]
+pub mod sql;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod time;
 mod trace_header;
+#[cfg(feature = "tracing")]
+pub mod tracing_bridge;
 #[cfg(feature = "validate")]
 pub mod validate;
 
