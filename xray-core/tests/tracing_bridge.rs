@@ -44,6 +44,7 @@ fn install() {
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_writer(|| LogWriter)
+                    .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
                     .event_format(WithTraceId::new(tracing_subscriber::fmt::format().json())),
             )
             .with(SubsegmentLayer::new().annotate("order_id"));
