@@ -15,7 +15,7 @@
 //!
 //! # Features
 //!
-//! None.
+//! - `traced-orders`: the [`traced_orders`] function, instrumented with `tracing` only.
 //!
 //! # Limitations
 //!
@@ -25,3 +25,5 @@
 
 pub mod register_user;
 pub mod synthetic;
+#[cfg(feature = "traced-orders")]
+pub mod traced_orders;
