@@ -98,7 +98,13 @@ fn tracing_spans_and_logs_reach_xray_on_the_real_runtime_loop() {
     assert_eq!(reserve.fields["fault"], true);
     assert_eq!(reserve.fields["metadata"]["orders"]["warehouse"], "east");
     let ex = &reserve.fields["cause"]["exceptions"][0];
-    assert!(ex["message"].as_str().unwrap().contains("nothing to reserve"), "{ex}");
+    assert!(
+        ex["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing to reserve"),
+        "{ex}"
+    );
 
     // Unsampled: nothing sent, but the logs still name the trace.
     let quiet = TraceId::random().to_string();
@@ -124,7 +130,10 @@ fn tracing_spans_and_logs_reach_xray_on_the_real_runtime_loop() {
         assert_eq!(l["xray_trace_id"], root.as_str(), "{l}");
     }
     // The line logged inside `price_order` names its subsegment.
-    let pricing = first.iter().find(|l| l["fields"]["message"] == "pricing").unwrap();
+    let pricing = first
+        .iter()
+        .find(|l| l["fields"]["message"] == "pricing")
+        .unwrap();
     assert_eq!(pricing["xray_segment_id"], price.id.as_str());
     let second = ours("O-2");
     assert_eq!(second.len(), 2, "{lines:#?}");

@@ -35,7 +35,10 @@ fn requests_are_remote_subsegments_and_carry_the_header() {
     sink();
     let rt = rt();
     let server = rt.block_on(Server::start());
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let (h, root) = header("1", ";Lineage=a87bd80c:1");
     let urls = vec![
         server.url("/ok"),
@@ -57,7 +60,12 @@ fn requests_are_remote_subsegments_and_carry_the_header() {
     assert_eq!(subs[1]["throttle"], true);
     assert_eq!(subs[1]["error"], true);
     assert_eq!(subs[2]["fault"], true);
-    assert!(!subs[2]["cause"]["exceptions"].as_array().unwrap().is_empty());
+    assert!(
+        !subs[2]["cause"]["exceptions"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     let seen = server.take();
     let id = subs[0]["id"].as_str().unwrap();
@@ -75,7 +83,8 @@ fn unsampled_sends_sampled_0_and_records_nothing() {
     let rt = rt();
     let server = rt.block_on(Server::start());
     let (h, root) = header("0", "");
-    rt.block_on(handler(event(vec![server.url("/a")], &h))).unwrap();
+    rt.block_on(handler(event(vec![server.url("/a")], &h)))
+        .unwrap();
     assert!(documents(&root).is_empty());
     let sent = server.take()[0].trace_header.clone().unwrap();
     assert_eq!(sent, format!("Root={root};Sampled=0"));

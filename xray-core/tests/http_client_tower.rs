@@ -37,7 +37,9 @@ async fn fetch_all(job: &Job) -> Vec<String> {
         .layer(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
     let mut out = Vec::new();
     for url in &job.urls {
-        let req = http::Request::get(url.as_str()).body(Full::default()).unwrap();
+        let req = http::Request::get(url.as_str())
+            .body(Full::default())
+            .unwrap();
         match client.clone().oneshot(req).await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
@@ -128,7 +130,10 @@ fn status_sets_error_throttle_and_fault() {
 #[test]
 fn connection_failure_is_a_fault_with_its_chain() {
     // A port nothing listens on any more.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let (h, root) = header("1", "");
     let job = Job {
         urls: vec![format!("http://{closed}/x")],
@@ -140,7 +145,10 @@ fn connection_failure_is_a_fault_with_its_chain() {
     let sub = find(&docs, "127.0.0.1")[0];
     assert_eq!(sub["fault"], true);
     let exceptions = sub["cause"]["exceptions"].as_array().unwrap();
-    assert!(exceptions.len() >= 2, "the source chain is kept: {exceptions:#?}");
+    assert!(
+        exceptions.len() >= 2,
+        "the source chain is kept: {exceptions:#?}"
+    );
     assert!(sub["http"].get("response").is_none());
 }
 

@@ -21,10 +21,16 @@ async fn handler(event: LambdaEvent<String>) -> Result<i64, Error> {
         .bind("bound@example.com")
         .execute(&pool)
         .await?;
-    let n: i64 = sqlx::query_scalar("select count(*) from xray_orders where email <> 'secret@example.com'")
-        .fetch_one(&pool)
-        .await?;
-    assert!(sqlx::query("select * from no_such_table").execute(&pool).await.is_err());
+    let n: i64 =
+        sqlx::query_scalar("select count(*) from xray_orders where email <> 'secret@example.com'")
+            .fetch_one(&pool)
+            .await?;
+    assert!(
+        sqlx::query("select * from no_such_table")
+            .execute(&pool)
+            .await
+            .is_err()
+    );
     Ok(n)
 }
 
@@ -60,7 +66,10 @@ fn each_query_is_a_subsegment_with_the_postgres_fields() {
         subs[2]["sql"]["sanitized_query"],
         "select count(*) from xray_orders where email <> ?"
     );
-    assert_eq!(subs[1]["sql"]["sanitized_query"], "insert into xray_orders (email) values ($1)");
+    assert_eq!(
+        subs[1]["sql"]["sanitized_query"],
+        "insert into xray_orders (email) values ($1)"
+    );
     assert_eq!(subs[3]["fault"], true);
     assert_eq!(subs[3]["cause"]["exceptions"][0]["remote"], true);
 }

@@ -25,7 +25,9 @@ async fn handler(event: LambdaEvent<String>) -> Result<i64, Error> {
     let n: i64 = sqlx::query_scalar("select count(*) from users where age > 40 and email <> 'x'")
         .fetch_one(&pool)
         .await?;
-    let missing = sqlx::query("select * from no_such_table").fetch_all(&pool).await;
+    let missing = sqlx::query("select * from no_such_table")
+        .fetch_all(&pool)
+        .await;
     assert!(missing.is_err());
     Ok(n)
 }
@@ -54,19 +56,28 @@ fn each_query_is_a_subsegment_with_the_sql_fields() {
         assert_eq!(sql["driver_version"], "sqlx-0.8");
         assert_eq!(sql["url"], db_url(&dir));
         let q = sql["sanitized_query"].as_str().unwrap();
-        assert!(!q.contains("example.com") && !q.contains("42") && !q.contains("'x'"), "{q}");
+        assert!(
+            !q.contains("example.com") && !q.contains("42") && !q.contains("'x'"),
+            "{q}"
+        );
     }
     let query = |i: usize| subs[i]["sql"]["sanitized_query"].as_str().unwrap();
     assert_eq!(query(1), "insert into users (email, age) values (?, ?)");
     assert_eq!(subs[1]["sql"]["preparation"], "statement");
     assert_eq!(query(2), "insert into users (email, age) values (?, ?)");
     assert_eq!(subs[2]["sql"]["preparation"], "call");
-    assert_eq!(query(3), "select count(*) from users where age > ? and email <> ?");
+    assert_eq!(
+        query(3),
+        "select count(*) from users where age > ? and email <> ?"
+    );
 
     let failed = subs[4];
     assert_eq!(failed["fault"], true);
     let ex = &failed["cause"]["exceptions"][0];
-    assert!(ex["message"].as_str().unwrap().contains("no_such_table"), "{ex}");
+    assert!(
+        ex["message"].as_str().unwrap().contains("no_such_table"),
+        "{ex}"
+    );
     assert_eq!(ex["remote"], true);
     assert!(subs[..4].iter().all(|s| s.get("fault").is_none()));
 }

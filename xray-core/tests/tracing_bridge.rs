@@ -39,7 +39,9 @@ fn install() {
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_writer(|| LogWriter)
-                    .event_format(WithTraceId::new(tracing_subscriber::fmt::format().without_time())),
+                    .event_format(WithTraceId::new(
+                        tracing_subscriber::fmt::format().without_time(),
+                    )),
             )
             .with(
                 tracing_subscriber::fmt::layer()
@@ -77,7 +79,10 @@ impl std::error::Error for Declined {}
 async fn charge(order_id: &str, amount: f64) -> Result<(), String> {
     tokio::task::yield_now().await;
     price_check(order_id);
-    tracing::error!(error = &Declined as &(dyn std::error::Error + 'static), "charge failed");
+    tracing::error!(
+        error = &Declined as &(dyn std::error::Error + 'static),
+        "charge failed"
+    );
     Err("declined".into())
 }
 
@@ -112,7 +117,10 @@ fn spans_are_nested_subsegments_with_fields() {
     assert_eq!(charge["metadata"]["orders"]["attempts"], 2);
     assert_eq!(charge["fault"], true);
     let ex = &charge["cause"]["exceptions"][0];
-    assert!(ex["message"].as_str().unwrap().contains("charge failed"), "{ex}");
+    assert!(
+        ex["message"].as_str().unwrap().contains("charge failed"),
+        "{ex}"
+    );
     // Nested under the tracing parent, not beside it.
     assert_eq!(find(&docs, "price_check").len(), 1);
     assert_eq!(charge["subsegments"][0]["name"], "price_check");
@@ -128,7 +136,10 @@ fn log_lines_carry_the_trace_and_segment_ids() {
     let (h, root) = header("1", "");
     rt().block_on(handler(event("L-7".to_owned(), &h))).unwrap();
     let docs = documents(&root);
-    let check_id = find(&docs, "price_check")[0]["id"].as_str().unwrap().to_owned();
+    let check_id = find(&docs, "price_check")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let handler_id = docs[0]["id"].as_str().unwrap().to_owned();
 
     let lines = lines_with("L-7");
@@ -140,8 +151,18 @@ fn log_lines_carry_the_trace_and_segment_ids() {
         .collect();
     assert_eq!((text.len(), json.len()), (2, 2), "{lines:#?}");
     // Inside `price_check`: its subsegment; in the handler: the handler's.
-    assert!(text[0].ends_with(&format!(" xray_trace_id={root} xray_segment_id={check_id}")), "{}", text[0]);
-    assert!(text[1].ends_with(&format!(" xray_trace_id={root} xray_segment_id={handler_id}")), "{}", text[1]);
+    assert!(
+        text[0].ends_with(&format!(" xray_trace_id={root} xray_segment_id={check_id}")),
+        "{}",
+        text[0]
+    );
+    assert!(
+        text[1].ends_with(&format!(
+            " xray_trace_id={root} xray_segment_id={handler_id}"
+        )),
+        "{}",
+        text[1]
+    );
     assert_eq!(json[0]["xray_trace_id"], root);
     assert_eq!(json[0]["xray_segment_id"], check_id);
     assert_eq!(json[1]["xray_segment_id"], handler_id);
@@ -162,5 +183,8 @@ fn unsampled_and_untraced_record_nothing_and_log_what_they_can() {
 
     tracing::info_span!("outside").in_scope(|| tracing::info!(marker = "O-1", "no trace"));
     let lines = lines_with("O-1");
-    assert!(lines.iter().all(|l| !l.contains("xray_trace_id")), "{lines:#?}");
+    assert!(
+        lines.iter().all(|l| !l.contains("xray_trace_id")),
+        "{lines:#?}"
+    );
 }

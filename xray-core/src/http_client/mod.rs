@@ -98,7 +98,8 @@ impl ClientOptions {
     /// True when a request to `host` and `path` is on the ignore list.
     pub fn is_ignored(&self, host: &str, path: &str) -> bool {
         self.inner.ignored.iter().any(|(h, paths)| {
-            glob_match_host(h, host) && (paths.is_empty() || paths.iter().any(|p| glob_match(p, path)))
+            glob_match_host(h, host)
+                && (paths.is_empty() || paths.iter().any(|p| glob_match(p, path)))
         })
     }
 
@@ -107,7 +108,10 @@ impl ClientOptions {
         let (Ok(ip), Some(port)) = (host.parse::<IpAddr>(), port) else {
             return false;
         };
-        self.inner.daemon.iter().any(|d| d.ip() == ip && d.port() == port)
+        self.inner
+            .daemon
+            .iter()
+            .any(|d| d.ip() == ip && d.port() == port)
     }
 }
 

@@ -11,9 +11,9 @@ use serde::Serialize;
 use crate::annotation::{AnnotationValue, RecordError};
 use crate::model::EntityMut;
 
+use super::scope::Handle;
 use super::scope::{self, Frame, MODE_NONE, MODE_RECORDING, Scope};
 use super::span::{MAX_ENTITIES, context_missing};
-use super::scope::Handle;
 
 /// An open subsegment under the current entity; inert when the invocation is not sampled.
 ///
@@ -224,10 +224,10 @@ impl<F: Future> Future for InSubsegment<F> {
             Some(sub) if sub.is_recording() => sub.handle.in_scope(|| this.future.poll(cx)),
             _ => this.future.poll(cx),
         };
-        if out.is_ready() {
-            if let Some(sub) = this.sub.take() {
-                sub.end();
-            }
+        if out.is_ready()
+            && let Some(sub) = this.sub.take()
+        {
+            sub.end();
         }
         out
     }

@@ -27,7 +27,7 @@ pub(crate) fn url_facts(url: &str) -> UrlFacts {
         let host = match authority.rsplit_once('@') {
             Some((userinfo, host)) => {
                 let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-                facts.user = user.to_owned();
+                user.clone_into(&mut facts.user);
                 clean.push_str("//");
                 clean.push_str(user);
                 clean.push('@');
@@ -63,7 +63,9 @@ pub(crate) fn url_facts(url: &str) -> UrlFacts {
                 continue;
             }
             if key.eq_ignore_ascii_case("user") && facts.user.is_empty() {
-                facts.user = pair.split_once('=').map_or("", |(_, v)| v).to_owned();
+                pair.split_once('=')
+                    .map_or("", |(_, v)| v)
+                    .clone_into(&mut facts.user);
             }
             clean.push(if first { '?' } else { '&' });
             first = false;
@@ -89,8 +91,12 @@ mod tests {
 
     #[test]
     fn passwords_are_left_out() {
-        let f = url_facts("postgres://app:s3cret@db.internal:5432/orders?sslmode=disable&password=x");
-        assert_eq!(f.url, "postgres://app@db.internal:5432/orders?sslmode=disable");
+        let f =
+            url_facts("postgres://app:s3cret@db.internal:5432/orders?sslmode=disable&password=x");
+        assert_eq!(
+            f.url,
+            "postgres://app@db.internal:5432/orders?sslmode=disable"
+        );
         assert_eq!(f.user, "app");
         assert_eq!(f.name, "orders@db.internal");
         let f = url_facts("sqlite:///tmp/x/orders.db?mode=rwc");
@@ -98,6 +104,9 @@ mod tests {
         assert_eq!(f.name, "orders.db");
         assert_eq!(url_facts("sqlite::memory:").name, "sqlite");
         let f = url_facts("postgresql://localhost/app?user=me&password=pw");
-        assert_eq!((f.url.as_str(), f.user.as_str()), ("postgresql://localhost/app?user=me", "me"));
+        assert_eq!(
+            (f.url.as_str(), f.user.as_str()),
+            ("postgresql://localhost/app?user=me", "me")
+        );
     }
 }

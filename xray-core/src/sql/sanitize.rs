@@ -25,12 +25,17 @@ pub fn sanitize_query_into(sql: &str, out: &mut String) {
         let replaced_end = match c {
             b'\'' => {
                 // `E'…'` takes backslash escapes; the `E` itself is dropped with the literal.
-                let backslash = i > 0 && matches!(b[i - 1], b'e' | b'E') && !ident_char_at(b, i.wrapping_sub(2));
+                let backslash = i > 0
+                    && matches!(b[i - 1], b'e' | b'E')
+                    && !ident_char_at(b, i.wrapping_sub(2));
                 let start = if backslash { i - 1 } else { i };
                 Some((start, quoted_end(b, i, backslash), true))
             }
             b'-' if b.get(i + 1) == Some(&b'-') => {
-                let end = b[i..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| i + p);
+                let end = b[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(b.len(), |p| i + p);
                 Some((i, end, false))
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
@@ -42,8 +47,12 @@ pub fn sanitize_query_into(sql: &str, out: &mut String) {
                 let end = find(b, i + tag_len, tag).map_or(b.len(), |p| p + tag_len);
                 (i, end, true)
             }),
-            b'0'..=b'9' if !ident_char_at(b, i.wrapping_sub(1)) => Some((i, number_end(b, i), true)),
-            b'.' if b.get(i + 1).is_some_and(u8::is_ascii_digit) && !ident_char_at(b, i.wrapping_sub(1)) => {
+            b'0'..=b'9' if !ident_char_at(b, i.wrapping_sub(1)) => {
+                Some((i, number_end(b, i), true))
+            }
+            b'.' if b.get(i + 1).is_some_and(u8::is_ascii_digit)
+                && !ident_char_at(b, i.wrapping_sub(1)) =>
+            {
                 Some((i, number_end(b, i), true))
             }
             b'"' | b'`' => {
@@ -82,7 +91,10 @@ fn find(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     if from > b.len() || needle.is_empty() {
         return None;
     }
-    b[from..].windows(needle.len()).position(|w| w == needle).map(|p| from + p)
+    b[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| from + p)
 }
 
 /// The end (exclusive) of the string literal opening at `open`.
@@ -150,12 +162,24 @@ mod tests {
     fn literals_go_identifiers_stay() {
         let cases = [
             ("SELECT 1", "SELECT ?"),
-            ("select * from t where a='it''s' and b=2.5e-3", "select * from t where a=? and b=?"),
-            ("select col1, t2.x from t2 where y = $2", "select col1, t2.x from t2 where y = $2"),
+            (
+                "select * from t where a='it''s' and b=2.5e-3",
+                "select * from t where a=? and b=?",
+            ),
+            (
+                "select col1, t2.x from t2 where y = $2",
+                "select col1, t2.x from t2 where y = $2",
+            ),
             ("select E'a\\'b' , 'c'", "select ? , ?"),
             ("select $$raw 'text'$$, $fn$x$fn$", "select ?, ?"),
-            ("select \"we'ird\" from t -- 'secret'\nwhere a = .5", "select \"we'ird\" from t  \nwhere a = ?"),
-            ("/* 'x' */ insert into t values (0x1F, 'unterminated", "  insert into t values (?, ?"),
+            (
+                "select \"we'ird\" from t -- 'secret'\nwhere a = .5",
+                "select \"we'ird\" from t  \nwhere a = ?",
+            ),
+            (
+                "/* 'x' */ insert into t values (0x1F, 'unterminated",
+                "  insert into t values (?, ?",
+            ),
             ("select :name, ?", "select :name, ?"),
         ];
         for (input, want) in cases {

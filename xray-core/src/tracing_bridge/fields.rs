@@ -25,7 +25,7 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    fn put(&self, field: &Field, value: AnnotationValue<'_>, json: serde_json::Value) {
+    fn put(&self, field: &Field, value: AnnotationValue<'_>, json: &serde_json::Value) {
         let name = field.name();
         if self.annotations.iter().any(|a| a == name) {
             // A refused annotation (invalid key) is counted by the entity; keep it as metadata.
@@ -33,22 +33,22 @@ impl<'a> Recorder<'a> {
                 return;
             }
         }
-        let _ = self.sub.put_metadata(name, &json);
+        let _ = self.sub.put_metadata(name, json);
     }
 }
 
 impl Visit for Recorder<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.put(field, value.into(), serde_json::json!(value));
+        self.put(field, value.into(), &serde_json::json!(value));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.put(field, value.into(), value.into());
+        self.put(field, value.into(), &value.into());
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put(field, value.into(), value.into());
+        self.put(field, value.into(), &value.into());
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.put(field, value.into(), value.into());
+        self.put(field, value.into(), &value.into());
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "error" {
@@ -58,7 +58,7 @@ impl Visit for Recorder<'_> {
             });
             return;
         }
-        self.put(field, value.into(), value.into());
+        self.put(field, value.into(), &value.into());
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         if field.name() == "error" {
@@ -68,7 +68,7 @@ impl Visit for Recorder<'_> {
         self.text.clear();
         let _ = write!(self.text, "{value}");
         let text = std::mem::take(&mut self.text);
-        self.put(field, text.as_str().into(), text.as_str().into());
+        self.put(field, text.as_str().into(), &text.as_str().into());
         self.text = text;
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -78,7 +78,7 @@ impl Visit for Recorder<'_> {
         if field.name() == "error" {
             self.record_str(field, &text);
         } else {
-            self.put(field, text.as_str().into(), text.as_str().into());
+            self.put(field, text.as_str().into(), &text.as_str().into());
         }
         self.text = text;
     }

@@ -69,7 +69,11 @@ where
             let Some(root) = parsed.root() else {
                 return self.inner.format_event(ctx, writer, event);
             };
-            let segment = parsed.sampled().is_sampled().then(|| parsed.parent()).flatten();
+            let segment = parsed
+                .sampled()
+                .is_sampled()
+                .then(|| parsed.parent())
+                .flatten();
             line.clear();
             self.inner.format_event(ctx, Writer::new(line), event)?;
             if let Some(rest) = line.strip_prefix('{') {

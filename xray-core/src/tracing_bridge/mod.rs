@@ -140,11 +140,7 @@ impl SubsegmentLayer {
 }
 
 /// The nearest span, from `id` up, that is a subsegment; `f` runs on it.
-fn with_nearest<S, R>(
-    ctx: &Context<'_, S>,
-    id: &Id,
-    f: impl FnOnce(&Subsegment) -> R,
-) -> Option<R>
+fn with_nearest<S, R>(ctx: &Context<'_, S>, id: &Id, f: impl FnOnce(&Subsegment) -> R) -> Option<R>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -203,7 +199,9 @@ where
         }
         let target = event.metadata().target();
         let recorded = ctx.event_span(event).and_then(|span| {
-            with_nearest(&ctx, &span.id(), |sub| fields::record_error_event(sub, target, event))
+            with_nearest(&ctx, &span.id(), |sub| {
+                fields::record_error_event(sub, target, event);
+            })
         });
         if recorded.is_none() && crate::runtime::api::is_sampled() {
             // Not under a recorded span: the error belongs to the current X-Ray entity.
