@@ -15,7 +15,7 @@
 //!
 //! # Features
 //!
-//! - `traced-orders`: the [`traced_orders`] function, instrumented with `tracing` only.
+//! - `traced-orders`: the `traced_orders` function, instrumented with `tracing` only.
 //!
 //! # Limitations
 //!

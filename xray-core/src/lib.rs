@@ -104,13 +104,13 @@
 //! - `http`: `XRayLayer` / `XRayService`, a tower layer that opens a [`ServiceSegment`] for
 //!   every inbound `http::Request` and adds `X-Amzn-Trace-Id` to the response (adds the `http`,
 //!   `http-body`, `tower-layer` and `tower-service` dependencies).
-//! - `tower-client`: [`http_client::XRayClientLayer`], outbound requests of tower `http`
+//! - `tower-client`: `http_client::XRayClientLayer`, outbound requests of tower `http`
 //!   clients as `remote` subsegments with the trace header injected.
-//! - `reqwest`: [`http_client::XRayMiddleware`], the same for `reqwest-middleware` clients.
-//! - `sqlx`: [`sql::XRayPool`], `sqlx` queries (SQLite, PostgreSQL) as subsegments with the
+//! - `reqwest`: `http_client::XRayMiddleware`, the same for `reqwest-middleware` clients.
+//! - `sqlx`: `sql::XRayPool`, `sqlx` queries (SQLite, PostgreSQL) as subsegments with the
 //!   `sql` fields.
-//! - `tracing`: [`tracing_bridge::SubsegmentLayer`] (`tracing` spans as subsegments) and
-//!   [`tracing_bridge::WithTraceId`] (trace ids in log lines).
+//! - `tracing`: `tracing_bridge::SubsegmentLayer` (`tracing` spans as subsegments) and
+//!   `tracing_bridge::WithTraceId` (trace ids in log lines).
 //! - `testing`: test support: an in-memory emitter (`Emitter::memory`), a discarding one
 //!   (`Emitter::null`), a counting allocator (`testing`), and the validator.
 //! - `validate`: the conformance validator (the official schema plus the documented rules).
