@@ -21,10 +21,17 @@ use crate::trace_header::TraceHeader;
 /// unchanged. ANSI colours are not kept on traced lines (Lambda logs have none).
 ///
 /// ```
+/// use tracing_subscriber::layer::SubscriberExt;
 /// use xray_core::tracing_bridge::WithTraceId;
-/// let layer = tracing_subscriber::fmt::layer()
-///     .event_format(WithTraceId::new(tracing_subscriber::fmt::format().json()));
-/// # drop(layer);
+///
+/// let subscriber = tracing_subscriber::registry().with(
+///     tracing_subscriber::fmt::layer()
+///         .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+///         .event_format(WithTraceId::new(tracing_subscriber::fmt::format().json())),
+/// );
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info!("outside a trace: written unchanged");
+/// });
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct WithTraceId<F> {
