@@ -15,8 +15,9 @@
 //!
 //! # Features
 //!
-//! `aws-sdk`: [`user_put`](crate) (KMS and DynamoDB through `xray_core::aws_sdk::XRayInterceptor`)
-//! and the `user-put` binary.
+//! - `aws-sdk`: [`user_put`](crate) (KMS and DynamoDB through
+//!   `xray_core::aws_sdk::XRayInterceptor`) and the `user-put` binary.
+//! - `traced-orders`: the `traced_orders` function, instrumented with `tracing` only.
 //!
 //! # Limitations
 //!
@@ -28,3 +29,5 @@ pub mod register_user;
 pub mod synthetic;
 #[cfg(feature = "aws-sdk")]
 pub mod user_put;
+#[cfg(feature = "traced-orders")]
+pub mod traced_orders;

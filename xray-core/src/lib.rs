@@ -153,6 +153,13 @@
 //!   trace header on every attempt; add it with `.interceptor(XRayInterceptor::new())` on a
 //!   service's config builder (adds the `aws-smithy-runtime-api`, `aws-smithy-types` and
 //!   `aws-types` dependencies, no service crate).
+//! - `tower-client`: `http_client::XRayClientLayer`, outbound requests of tower `http`
+//!   clients as `remote` subsegments with the trace header injected.
+//! - `reqwest`: `http_client::XRayMiddleware`, the same for `reqwest-middleware` clients.
+//! - `sqlx`: `sql::XRayPool`, `sqlx` queries (SQLite, PostgreSQL) as subsegments with the
+//!   `sql` fields.
+//! - `tracing`: `tracing_bridge::SubsegmentLayer` (`tracing` spans as subsegments) and
+//!   `tracing_bridge::WithTraceId` (trace ids in log lines).
 //! - `testing`: test support: `testing::Capture` (a scoped tracer recording into memory), an
 //!   in-memory emitter (`Emitter::memory`), a discarding one (`Emitter::null`), a counting
 //!   allocator, and the validator.
@@ -185,6 +192,8 @@ pub mod aws_sdk;
 mod config;
 mod emit;
 mod header_scan;
+#[cfg(any(feature = "tower-client", feature = "reqwest"))]
+pub mod http_client;
 mod id;
 mod json;
 mod model;
@@ -194,10 +203,14 @@ mod otlp;
 mod recycle;
 mod runtime;
 pub mod sampling;
+#[cfg(feature = "sqlx")]
+pub mod sql;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod time;
 mod trace_header;
+#[cfg(feature = "tracing")]
+pub mod tracing_bridge;
 #[cfg(feature = "validate")]
 pub mod validate;
 pub mod w3c;

@@ -1,0 +1,114 @@
+//! Downstream calls, bare vs. recorded, in one group each: an HTTP GET through hyper-util's
+//! client to a hyper server on 127.0.0.1 (plain client vs. `XRayClientLayer`, sampled and
+//! unsampled), and a SQLite query (plain pool vs. `XRayPool`). Every iteration runs inside a
+//! service segment (begun, finished, written to a discarding emitter) in all variants, so the
+//! difference is what the integration adds.
+//!
+//! Run: `cargo bench -p xray-core --features tower-client,sqlx --bench downstream -- --warm-up-time 1 --measurement-time 3`
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tower::{Layer, Service, ServiceExt};
+use xray_core::http_client::{ClientOptions, XRayClientLayer};
+use xray_core::sql::XRayPool;
+use xray_core::{Config, Emitter, IncomingRequest, ServiceSegment, ServiceTracer, Tracer};
+
+const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
+const UNSAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0";
+
+fn service() -> ServiceTracer {
+    let emitter = Emitter::null(xray_core::DEFAULT_DATAGRAM_LIMIT);
+    ServiceTracer::new(Tracer::with_emitter(Config::default(), emitter), "bench")
+}
+
+fn segment(service: &ServiceTracer, header: &str) -> ServiceSegment {
+    service.begin(&IncomingRequest {
+        trace_header: Some(header),
+        method: Some("GET"),
+        path: Some("/bench"),
+        ..IncomingRequest::default()
+    })
+}
+
+async fn get<S>(client: &mut S, url: &str)
+where
+    S: Service<http::Request<Full<Bytes>>, Response = http::Response<hyper::body::Incoming>>,
+    S::Error: std::fmt::Debug,
+{
+    let req = http::Request::get(url).body(Full::default()).unwrap();
+    let resp = client.ready().await.unwrap().call(req).await.unwrap();
+    black_box(resp.into_body().collect().await.unwrap());
+}
+
+fn http_request(c: &mut Criterion) {
+    let rt = support::rt();
+    let server = rt.block_on(support::Server::start());
+    let url = server.url("/bench");
+    let service = service();
+    let mut plain = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut layered = XRayClientLayer::new(ClientOptions::new()).layer(plain.clone());
+
+    let mut g = c.benchmark_group("http_request");
+    g.bench_function("bare_client_baseline", |b| {
+        b.iter(|| {
+            let seg = segment(&service, SAMPLED);
+            rt.block_on(seg.instrument(get(&mut plain, &url)));
+            seg.finish(Some(200), None);
+        });
+    });
+    g.bench_function("xray_layer_sampled", |b| {
+        b.iter(|| {
+            let seg = segment(&service, SAMPLED);
+            rt.block_on(seg.instrument(get(&mut layered, &url)));
+            seg.finish(Some(200), None);
+        });
+    });
+    g.bench_function("xray_layer_unsampled", |b| {
+        b.iter(|| {
+            let seg = segment(&service, UNSAMPLED);
+            rt.block_on(seg.instrument(get(&mut layered, &url)));
+            seg.finish(Some(200), None);
+        });
+    });
+    g.finish();
+    server.take();
+}
+
+fn sql_query(c: &mut Criterion) {
+    let rt = support::rt();
+    let service = service();
+    let traced = rt
+        .block_on(XRayPool::<sqlx::Sqlite>::connect("sqlite::memory:"))
+        .unwrap();
+    let plain = traced.pool().clone();
+
+    let mut g = c.benchmark_group("sql_query");
+    g.bench_function("bare_pool_baseline", |b| {
+        b.iter(|| {
+            let seg = segment(&service, SAMPLED);
+            let q = sqlx::query_scalar::<_, i64>("select ? + 41").bind(1_i64);
+            black_box(rt.block_on(seg.instrument(q.fetch_one(&plain))).unwrap());
+            seg.finish(Some(200), None);
+        });
+    });
+    g.bench_function("xray_pool_sampled", |b| {
+        b.iter(|| {
+            let seg = segment(&service, SAMPLED);
+            let q = sqlx::query_scalar::<_, i64>("select ? + 41").bind(1_i64);
+            black_box(rt.block_on(seg.instrument(q.fetch_one(&traced))).unwrap());
+            seg.finish(Some(200), None);
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, http_request, sql_query);
+criterion_main!(benches);

@@ -1,0 +1,225 @@
+//! The `tracing` bridge (feature `tracing`): [`SubsegmentLayer`] records `tracing` spans as
+//! subsegments, [`WithTraceId`] puts the trace id into every log line.
+//!
+//! # Recipe beside `lambda_runtime`
+//!
+//! `lambda_runtime::tracing::init_default_subscriber()` installs a global fmt subscriber, and
+//! there can be only one: build the same one with the two additions instead.
+//!
+//! ```
+//! use tracing_subscriber::layer::SubscriberExt;
+//! use xray_core::tracing_bridge::{SubsegmentLayer, WithTraceId};
+//!
+//! let subscriber = tracing_subscriber::registry()
+//!     .with(tracing_subscriber::fmt::layer().event_format(WithTraceId::new(
+//!         tracing_subscriber::fmt::format().without_time(),
+//!     )))
+//!     .with(SubsegmentLayer::new().annotate("order_id"));
+//! // In `main`: tracing::subscriber::set_global_default(subscriber)?;
+//! tracing::subscriber::with_default(subscriber, || {
+//!     tracing::info_span!("validate", order_id = "A-1").in_scope(|| {
+//!         tracing::info!("outside an invocation: no subsegment, no trace id");
+//!     });
+//! });
+//! ```
+//!
+//! # Which spans
+//!
+//! Spans at `INFO` or more severe (the level `#[tracing::instrument]` uses) created inside a
+//! sampled invocation, or under a span that is itself a subsegment; change the level with
+//! [`SubsegmentLayer::max_level`], or pick spans with [`SubsegmentLayer::filter`]. The
+//! subsegment is named after the span and opened under the span's nearest ancestor that is a
+//! subsegment, else under the X-Ray entity current where the span is created; it closes when
+//! the span closes.
+//!
+//! Fields become metadata (in the service's namespace), fields named with
+//! [`SubsegmentLayer::annotate`] annotations; an `error` field, or an `ERROR` event inside
+//! the span, marks the subsegment as a fault with the error as cause.
+//!
+//! # Limitations
+//!
+//! Entering a span does not change the current X-Ray entity: a `#[capture_method]` function
+//! called inside a span nests under the entity current at the span's creation, not under the
+//! span.
+
+mod fields;
+mod log_ids;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::{Event, Level, Metadata, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::runtime::subsegment::Subsegment;
+
+pub use log_ids::WithTraceId;
+
+/// Spans that are subsegments right now, across all subscribers: when there are none and the
+/// current code is not in a sampled invocation, a new span is dismissed after two loads.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// The subsegment of one span, kept in the span's extensions (taken out when it closes).
+struct SpanSubsegment(Option<Subsegment>);
+
+impl Drop for SpanSubsegment {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+type Filter = Arc<dyn Fn(&Metadata<'_>) -> bool + Send + Sync>;
+
+/// A [`tracing_subscriber::Layer`] that records spans as subsegments (see the
+/// [module docs](self)).
+#[derive(Clone)]
+pub struct SubsegmentLayer {
+    max_level: Level,
+    filter: Option<Filter>,
+    annotations: Arc<[String]>,
+}
+
+impl std::fmt::Debug for SubsegmentLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubsegmentLayer")
+            .field("max_level", &self.max_level)
+            .field("filter", &self.filter.is_some())
+            .field("annotations", &self.annotations)
+            .finish()
+    }
+}
+
+impl Default for SubsegmentLayer {
+    fn default() -> SubsegmentLayer {
+        SubsegmentLayer::new()
+    }
+}
+
+impl SubsegmentLayer {
+    /// Records spans at `INFO` and more severe.
+    pub fn new() -> SubsegmentLayer {
+        SubsegmentLayer {
+            max_level: Level::INFO,
+            filter: None,
+            annotations: Arc::from(Vec::new()),
+        }
+    }
+
+    /// Records spans at `level` and more severe (`Level::DEBUG` adds debug spans).
+    #[must_use]
+    pub fn max_level(mut self, level: Level) -> SubsegmentLayer {
+        self.max_level = level;
+        self
+    }
+
+    /// Records only the spans `keep` accepts (on top of the level), e.g. by target.
+    #[must_use]
+    pub fn filter(
+        mut self,
+        keep: impl Fn(&Metadata<'_>) -> bool + Send + Sync + 'static,
+    ) -> SubsegmentLayer {
+        self.filter = Some(Arc::new(keep));
+        self
+    }
+
+    /// Records the field `name` as an annotation (indexed, searchable) instead of metadata.
+    #[must_use]
+    pub fn annotate(mut self, name: &str) -> SubsegmentLayer {
+        let mut names = self.annotations.to_vec();
+        names.push(name.to_owned());
+        self.annotations = Arc::from(names);
+        self
+    }
+
+    fn wants(&self, meta: &Metadata<'_>) -> bool {
+        // `Level` orders verbose above severe: TRACE > DEBUG > INFO > WARN > ERROR.
+        *meta.level() <= self.max_level && self.filter.as_ref().is_none_or(|f| f(meta))
+    }
+}
+
+/// The nearest span, from `id` up, that is a subsegment; `f` runs on it.
+fn with_nearest<S, R>(ctx: &Context<'_, S>, id: &Id, f: impl FnOnce(&Subsegment) -> R) -> Option<R>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let span = ctx.span(id)?;
+    for s in span.scope() {
+        if let Some(SpanSubsegment(Some(sub))) = s.extensions().get::<SpanSubsegment>() {
+            return Some(f(sub));
+        }
+    }
+    None
+}
+
+impl<S> tracing_subscriber::Layer<S> for SubsegmentLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let meta = attrs.metadata();
+        let sampled = crate::runtime::api::is_sampled();
+        if (!sampled && LIVE.load(Ordering::Relaxed) == 0) || !self.wants(meta) {
+            return;
+        }
+        let parent = if attrs.is_contextual() {
+            ctx.current_span().id().cloned()
+        } else {
+            attrs.parent().cloned()
+        };
+        let name = meta.name();
+        let sub = parent
+            .and_then(|p| with_nearest(&ctx, &p, |ps| ps.in_scope(|| Subsegment::begin(name))))
+            .or_else(|| sampled.then(|| Subsegment::begin(name)));
+        let Some(sub) = sub.filter(Subsegment::is_recording) else {
+            return;
+        };
+        attrs.record(&mut fields::Recorder::new(&sub, &self.annotations));
+        if let Some(span) = ctx.span(id) {
+            LIVE.fetch_add(1, Ordering::Relaxed);
+            span.extensions_mut().insert(SpanSubsegment(Some(sub)));
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if LIVE.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        if let Some(span) = ctx.span(id)
+            && let Some(SpanSubsegment(Some(sub))) = span.extensions().get::<SpanSubsegment>()
+        {
+            values.record(&mut fields::Recorder::new(sub, &self.annotations));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if *event.metadata().level() != Level::ERROR {
+            return;
+        }
+        let target = event.metadata().target();
+        let recorded = ctx.event_span(event).and_then(|span| {
+            with_nearest(&ctx, &span.id(), |sub| {
+                fields::record_error_event(sub, target, event);
+            })
+        });
+        if recorded.is_none() && crate::runtime::api::is_sampled() {
+            // Not under a recorded span: the error belongs to the current X-Ray entity.
+            crate::runtime::api::with_current(|mut e| {
+                fields::record_error_event_on(&mut e, target, event);
+            });
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if LIVE.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        if let Some(span) = ctx.span(&id)
+            && let Some(mut held) = span.extensions_mut().remove::<SpanSubsegment>()
+            && let Some(sub) = held.0.take()
+        {
+            sub.end();
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! `SubsegmentLayer` and `WithTraceId` under a real registry + fmt subscriber (global, as in a
+//! function): spans become nested subsegments with their fields, `ERROR` events faults, and
+//! every log line inside an invocation carries the trace id.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
+use lambda_runtime::{Error, LambdaEvent};
+use support::{documents, event, find, header, rt, sink};
+use tracing_subscriber::layer::SubscriberExt;
+use xray_core::capture_lambda_handler;
+use xray_core::tracing_bridge::{SubsegmentLayer, WithTraceId};
+
+/// Every line the fmt layers wrote.
+fn logs() -> &'static Mutex<Vec<u8>> {
+    static LOGS: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        logs().lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn install() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    sink();
+    ONCE.get_or_init(|| {
+        let subscriber = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(|| LogWriter)
+                    .event_format(WithTraceId::new(
+                        tracing_subscriber::fmt::format().without_time(),
+                    )),
+            )
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(|| LogWriter)
+                    .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+                    .event_format(WithTraceId::new(tracing_subscriber::fmt::format().json())),
+            )
+            .with(SubsegmentLayer::new().annotate("order_id"));
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+    });
+}
+
+/// The log lines that mention `marker`.
+fn lines_with(marker: &str) -> Vec<String> {
+    String::from_utf8(logs().lock().unwrap().clone())
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("marker") && l.contains(marker))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[derive(Debug)]
+struct Declined;
+
+impl std::fmt::Display for Declined {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("card declined")
+    }
+}
+
+impl std::error::Error for Declined {}
+
+#[tracing::instrument(fields(attempts = 2_u64))]
+async fn charge(order_id: &str, amount: f64) -> Result<(), String> {
+    tokio::task::yield_now().await;
+    price_check(order_id);
+    tracing::error!(
+        error = &Declined as &(dyn std::error::Error + 'static),
+        "charge failed"
+    );
+    Err("declined".into())
+}
+
+#[tracing::instrument]
+fn price_check(order_id: &str) {
+    tracing::info!(marker = order_id, "checking the price");
+}
+
+#[tracing::instrument(level = "debug")]
+fn too_verbose() {}
+
+#[capture_lambda_handler]
+async fn handler(event: LambdaEvent<String>) -> Result<String, Error> {
+    let _ = charge(&event.payload, 9.5).await;
+    too_verbose();
+    tracing::info!(marker = %event.payload, "handler done");
+    Ok(event.payload)
+}
+
+#[test]
+fn spans_are_nested_subsegments_with_fields() {
+    install();
+    let (h, root) = header("1", "");
+    rt().block_on(handler(event("A-1".to_owned(), &h))).unwrap();
+    let docs = documents(&root);
+
+    let charge = find(&docs, "charge");
+    assert_eq!(charge.len(), 1, "{docs:#?}");
+    let charge = charge[0];
+    assert_eq!(charge["annotations"]["order_id"], "A-1");
+    assert_eq!(charge["metadata"]["orders"]["amount"], 9.5);
+    assert_eq!(charge["metadata"]["orders"]["attempts"], 2);
+    assert_eq!(charge["fault"], true);
+    let ex = &charge["cause"]["exceptions"][0];
+    assert!(
+        ex["message"].as_str().unwrap().contains("charge failed"),
+        "{ex}"
+    );
+    // Nested under the tracing parent, not beside it.
+    assert_eq!(find(&docs, "price_check").len(), 1);
+    assert_eq!(charge["subsegments"][0]["name"], "price_check");
+    // Below the level: not recorded.
+    assert!(find(&docs, "too_verbose").is_empty());
+    // Under the handler's subsegment.
+    assert_eq!(docs[0]["name"], "## handler");
+}
+
+#[test]
+fn log_lines_carry_the_trace_and_segment_ids() {
+    install();
+    let (h, root) = header("1", "");
+    rt().block_on(handler(event("L-7".to_owned(), &h))).unwrap();
+    let docs = documents(&root);
+    let check_id = find(&docs, "price_check")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let handler_id = docs[0]["id"].as_str().unwrap().to_owned();
+
+    let lines = lines_with("L-7");
+    let text: Vec<_> = lines.iter().filter(|l| !l.starts_with('{')).collect();
+    let json: Vec<serde_json::Value> = lines
+        .iter()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!((text.len(), json.len()), (2, 2), "{lines:#?}");
+    // Inside `price_check`: its subsegment; in the handler: the handler's.
+    assert!(
+        text[0].ends_with(&format!(" xray_trace_id={root} xray_segment_id={check_id}")),
+        "{}",
+        text[0]
+    );
+    assert!(
+        text[1].ends_with(&format!(
+            " xray_trace_id={root} xray_segment_id={handler_id}"
+        )),
+        "{}",
+        text[1]
+    );
+    assert_eq!(json[0]["xray_trace_id"], root);
+    assert_eq!(json[0]["xray_segment_id"], check_id);
+    assert_eq!(json[1]["xray_segment_id"], handler_id);
+}
+
+#[test]
+fn unsampled_and_untraced_record_nothing_and_log_what_they_can() {
+    install();
+    let (h, root) = header("0", "");
+    rt().block_on(handler(event("U-3".to_owned(), &h))).unwrap();
+    assert!(documents(&root).is_empty());
+    let lines = lines_with("U-3");
+    assert!(!lines.is_empty());
+    for l in &lines {
+        assert!(l.contains(&root), "{l}");
+        assert!(!l.contains("xray_segment_id"), "{l}");
+    }
+
+    tracing::info_span!("outside").in_scope(|| tracing::info!(marker = "O-1", "no trace"));
+    let lines = lines_with("O-1");
+    assert!(
+        lines.iter().all(|l| !l.contains("xray_trace_id")),
+        "{lines:#?}"
+    );
+}
