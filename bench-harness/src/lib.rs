@@ -47,4 +47,5 @@ pub mod driver;
 pub mod report;
 pub mod runtime_api;
 pub mod scenarios;
+pub mod serve;
 pub mod stats;
