@@ -469,7 +469,10 @@ fn keeps_the_newest_traces_and_counts_the_evicted() {
     assert_eq!(daemon.newest_traces(1).len(), 1);
     let stats = daemon.stats();
     assert_eq!((stats.traces, stats.traces_evicted), (5, 3));
-    assert!(stats.to_string().contains("3 oldest traces dropped"), "{stats}");
+    assert!(
+        stats.to_string().contains("3 oldest traces dropped"),
+        "{stats}"
+    );
 }
 
 #[test]
