@@ -200,7 +200,7 @@ impl HttpServer {
     }
 
     /// Stops accepting, closes open connections and joins the thread. Handlers should already
-    /// have been told to return (they get [`SHUTDOWN_GRACE`]). Calling it again does nothing.
+    /// have been told to return (they get two seconds). Calling it again does nothing.
     pub fn shutdown(&mut self) {
         let _ = self.stop.send(true);
         if let Some(thread) = self.thread.take() {

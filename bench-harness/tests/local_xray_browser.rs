@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const BIN: &str = env!("CARGO_BIN_EXE_xray-local");
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Generous: a loaded 2-core machine starts Chromium slowly.
-const TIMEOUT: Duration = Duration::from_secs(60);
+const TIMEOUT: Duration = Duration::from_mins(1);
 const ATTEMPTS: usize = 3;
 
 const HEADER: &str = r#"{"format":"json","version":1}"#;

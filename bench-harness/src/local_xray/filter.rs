@@ -71,7 +71,8 @@ impl Filter {
 /// Annotation values compare as the console does: numbers numerically, the rest exactly.
 fn same_value(actual: &Value, wanted: &Value) -> bool {
     match (actual.as_f64(), wanted.as_f64()) {
-        (Some(a), Some(w)) => a == w,
+        // Exact on purpose: an annotation equals the number written in the filter.
+        (Some(a), Some(w)) => a.total_cmp(&w).is_eq(),
         _ => actual == wanted,
     }
 }
@@ -113,10 +114,10 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
                 }
             }
             tokens.push(Token::Quoted(value));
-        } else if "=!&".contains(c) {
+        } else if "=!&<>".contains(c) {
             let mut op = String::new();
             while let Some(&(_, ch)) = chars.peek() {
-                if !"=!&".contains(ch) {
+                if !"=!&<>".contains(ch) {
                     break;
                 }
                 op.push(ch);
@@ -126,7 +127,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
         } else {
             let mut word = String::new();
             while let Some(&(_, ch)) = chars.peek() {
-                if ch.is_whitespace() || "=!&\"".contains(ch) {
+                if ch.is_whitespace() || "=!&<>\"".contains(ch) {
                     break;
                 }
                 word.push(ch);

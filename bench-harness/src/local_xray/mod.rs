@@ -142,7 +142,9 @@ impl LocalXray {
             max_traces: options.max_traces,
         })?;
         let sampling_addr = options.sampling_addr.unwrap_or(daemon.addr());
-        let sampling = HttpServer::start(sampling_addr, "xray-local-sampling", sampling::handle)?;
+        let sampling = HttpServer::start(sampling_addr, "xray-local-sampling", |req| {
+            sampling::handle(&req)
+        })?;
         let state = Arc::new(State {
             daemon,
             rejected: Mutex::default(),
@@ -255,7 +257,7 @@ fn rejected_view(d: &ReceivedDocument) -> Rejected {
         from: d.from.to_string(),
         reason: d
             .rejected
-            .map(|r| r.as_str())
+            .map(crate::daemon::RejectReason::as_str)
             .unwrap_or_default()
             .to_owned(),
         message,

@@ -17,7 +17,7 @@ fn now_secs() -> f64 {
 }
 
 /// Answers `POST /GetSamplingRules` and `POST /SamplingTargets`.
-pub(super) fn handle(req: Request) -> Reply {
+pub(super) fn handle(req: &Request) -> Reply {
     match (req.method.as_str(), req.path.as_str()) {
         ("POST", "/GetSamplingRules") => Reply::json(200, rules().to_string()),
         ("POST", "/SamplingTargets") => match serde_json::from_slice::<Value>(&req.body) {

@@ -2,7 +2,7 @@
 //! service map. Everything is plain data serialised to JSON; the page writes it with
 //! `textContent` only, so names and annotations are never read as HTML.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -213,7 +213,7 @@ impl ServiceMap {
     /// Builds the map: segments are services; `aws` and `remote` subsegments are targets of
     /// the segment they belong to, unless a segment downstream represents the call.
     pub fn of<'a>(traces: impl IntoIterator<Item = &'a Trace>) -> ServiceMap {
-        let mut nodes: BTreeMap<Node, ()> = BTreeMap::new();
+        let mut nodes: BTreeSet<Node> = BTreeSet::new();
         let mut calls: HashMap<(Node, Node), (u64, u64, u64)> = HashMap::new();
         for trace in traces {
             let called: std::collections::HashSet<&str> = trace
@@ -237,7 +237,7 @@ impl ServiceMap {
                         _ => continue,
                     }
                 };
-                nodes.insert(target.clone(), ());
+                nodes.insert(target.clone());
                 let caller_start = if e.is_segment() {
                     e.parent_id.as_deref()
                 } else {
@@ -257,7 +257,7 @@ impl ServiceMap {
                 counts.2 += u64::from(status == Status::Fault);
             }
         }
-        let nodes: Vec<Node> = nodes.into_keys().collect();
+        let nodes: Vec<Node> = nodes.into_iter().collect();
         let index = |n: &Node| nodes.binary_search(n).unwrap_or(0);
         let mut edges: Vec<Edge> = calls
             .into_iter()
