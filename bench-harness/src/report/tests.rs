@@ -38,6 +38,7 @@ fn report(scenarios: Scenarios) -> Report {
         daemon: DaemonStats::default(),
         scenarios,
         failures: Vec::new(),
+        traced: Vec::new(),
     };
     r.conclude();
     r
