@@ -21,6 +21,8 @@
 mod filter;
 mod page;
 mod sampling;
+#[cfg(test)]
+mod tests;
 mod view;
 
 pub use filter::Filter;
