@@ -138,10 +138,10 @@ function renderMap(map) {
   const pos = map.nodes.map((_, i) => {
     const c = column[i];
     perColumn[c] = (perColumn[c] || 0) + 1;
-    return { x: 20 + c * 230, y: 20 + (perColumn[c] - 1) * 70 };
+    return { x: 20 + c * 300, y: 20 + (perColumn[c] - 1) * 70 };
   });
   const height = 40 + 70 * Math.max(1, ...Object.values(perColumn));
-  const width = 40 + 230 * (1 + Math.max(0, ...column));
+  const width = 40 + 300 * (1 + Math.max(0, ...column));
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height });
   const defs = svg("defs");
   const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 6, markerHeight: 6, orient: "auto" });
@@ -153,7 +153,7 @@ function renderMap(map) {
     const a = pos[e.from], b = pos[e.to];
     root.append(svg("path", { class: "map-edge", d: `M${a.x + 170},${a.y + 20} L${b.x},${b.y + 20}` }));
     const ratio = e.calls ? Math.round((100 * (e.errors + e.faults)) / e.calls) : 0;
-    root.append(svg("text", { class: "map-label", x: (a.x + 170 + b.x) / 2 - 30, y: (a.y + b.y) / 2 + 12 }, `${e.calls} calls, ${ratio}% err`));
+    root.append(svg("text", { class: "map-label", x: a.x + 176, y: (a.y + b.y) / 2 + 14 }, `${e.calls} calls, ${ratio}% err`));
   }
   map.nodes.forEach((n, i) => {
     const g = svg("g", { class: `map-node kind-${n.kind}` + (faulty.has(i) ? " has-faults" : ""), "data-name": n.name });
