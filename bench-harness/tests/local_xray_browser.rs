@@ -385,3 +385,43 @@ fn the_page_lists_filters_opens_and_maps_traces() {
         .expect("taking the screenshot");
     }
 }
+
+#[test]
+fn the_command_refuses_bad_flags_and_stops_when_told() {
+    let out = Command::new(BIN)
+        .arg("--max-traces=none")
+        .output()
+        .expect("running xray-local");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invalid `--max-traces` value `none`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("usage: xray-local"), "{stderr}");
+
+    let started = Instant::now();
+    let out = Command::new(BIN)
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--web",
+            "127.0.0.1:0",
+            "--duration",
+            "0.3",
+        ])
+        .output()
+        .expect("running xray-local");
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("xray-local: open http://127.0.0.1:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("received 0 datagrams"), "{stdout}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).is_empty(),
+        "loopback needs no warning"
+    );
+    assert!(started.elapsed() < TIMEOUT);
+}
