@@ -22,6 +22,7 @@ mod traces;
 
 pub use listener::ReceivedDocument;
 pub use stats::{DaemonStats, EXAMPLE_BYTES, EXAMPLES_PER_REASON, RejectReason, RejectionExample};
+pub(crate) use traces::by_start;
 pub use traces::{Entity, EntityOrigin, ForeignAttachment, Trace};
 
 use std::io;

@@ -154,3 +154,41 @@ fn the_api_lists_filters_and_lays_out_traces() {
     let (status, _) = request(xray.web_addr(), "POST", "/api/traces", "");
     assert_eq!(status, 405);
 }
+
+#[test]
+fn parent_cycles_and_the_map_survive_hostile_traces() {
+    let xray = LocalXray::start(LocalXrayOptions::ephemeral()).unwrap();
+    // Two segments naming each other as parent: no root, yet both are shown.
+    let a = json!({"name": "a", "id": "00000000000000a1", "trace_id": TRACE, "parent_id": "00000000000000b1",
+        "start_time": 1.0, "end_time": 2.0,
+        "subsegments": [{"name": "s3", "id": "00000000000000a2", "namespace": "aws",
+                         "start_time": 1.1, "end_time": 1.2, "throttle": true, "error": true}]});
+    let b = json!({"name": "b", "id": "00000000000000b1", "trace_id": TRACE, "parent_id": "00000000000000a2",
+        "start_time": 1.0, "end_time": 2.0});
+    send(&xray, &[doc(&a), doc(&b)]);
+    let (_, body) = request(
+        xray.web_addr(),
+        "GET",
+        &format!("/api/trace?id={TRACE}"),
+        "",
+    );
+    let waterfall: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(waterfall["rows"].as_array().unwrap().len(), 3);
+    assert_eq!(waterfall["summary"]["status"], "throttle");
+    let (_, body) = request(xray.web_addr(), "GET", "/api/map", "");
+    let map: Value = serde_json::from_str(&body).unwrap();
+    let names: Vec<&str> = map["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    // `s3` is represented by the segment `b` it calls, so it is no node of its own.
+    assert_eq!(names, ["a", "b"]);
+    let edges = map["edges"].as_array().unwrap();
+    assert!(
+        edges
+            .iter()
+            .any(|e| e["calls"] == 1 && e["from"] == 0 && e["to"] == 1)
+    );
+}

@@ -2,11 +2,12 @@
 //! service map. Everything is plain data serialised to JSON; the page writes it with
 //! `textContent` only, so names and annotations are never read as HTML.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::daemon::by_start;
 use crate::daemon::{Entity, Trace};
 
 /// An entity's or a trace's outcome, worst first when several apply.
@@ -153,10 +154,33 @@ impl Waterfall {
         let t0 = summary.start.unwrap_or(0.0);
         let end = t0 + summary.duration.unwrap_or(0.0);
         let mut rows = Vec::with_capacity(trace.entities.len());
+        // One pass to index children: a 10 000-entity trace is laid out in linear time.
+        let mut children: HashMap<&str, Vec<&Entity>> = HashMap::new();
+        for e in trace.entities.values() {
+            if let Some(parent) = e.parent_id.as_deref() {
+                children.entry(parent).or_default().push(e);
+            }
+        }
+        for list in children.values_mut() {
+            list.sort_by(|a, b| by_start(a, b));
+        }
         // Explicit stack: hostile nesting cannot overflow the server's stack.
         let mut stack: Vec<(&Entity, usize)> =
             trace.roots().into_iter().rev().map(|e| (e, 0)).collect();
-        while let Some((e, depth)) = stack.pop() {
+        let mut shown: HashSet<&str> = HashSet::new();
+        // Entities whose parents form a cycle (hostile input) have no root: shown at the end.
+        let mut orphans = trace.entities.values();
+        loop {
+            let Some((e, depth)) = stack.pop().or_else(|| {
+                orphans
+                    .find(|e| !shown.contains(e.id.as_str()))
+                    .map(|e| (e, 0))
+            }) else {
+                break;
+            };
+            if !shown.insert(e.id.as_str()) {
+                continue;
+            }
             rows.push(Row {
                 id: e.id.clone(),
                 name: e.name.clone(),
@@ -168,7 +192,7 @@ impl Waterfall {
                 in_progress: e.in_progress,
                 fields: e.fields.clone(),
             });
-            for child in trace.children_of(&e.id).into_iter().rev() {
+            for child in children.get(e.id.as_str()).into_iter().flatten().rev() {
                 stack.push((child, depth + 1));
             }
         }

@@ -54,8 +54,12 @@ function statusCell(status) {
   return el("td", { class: "status status-" + status }, status);
 }
 
+function cut(text, max) {
+  return text.length > max ? text.slice(0, max) + "…" : text;
+}
+
 function annotationText(annotations) {
-  return Object.entries(annotations || {}).map(([k, v]) => k + " = " + JSON.stringify(v)).join(", ");
+  return cut(Object.entries(annotations || {}).map(([k, v]) => k + " = " + cut(JSON.stringify(v), 120)).join(", "), 400);
 }
 
 function renderList(data, state) {
