@@ -170,14 +170,11 @@ impl Waterfall {
         let mut shown: HashSet<&str> = HashSet::new();
         // Entities whose parents form a cycle (hostile input) have no root: shown at the end.
         let mut orphans = trace.entities.values();
-        loop {
-            let Some((e, depth)) = stack.pop().or_else(|| {
-                orphans
-                    .find(|e| !shown.contains(e.id.as_str()))
-                    .map(|e| (e, 0))
-            }) else {
-                break;
-            };
+        while let Some((e, depth)) = stack.pop().or_else(|| {
+            orphans
+                .find(|e| !shown.contains(e.id.as_str()))
+                .map(|e| (e, 0))
+        }) {
             if !shown.insert(e.id.as_str()) {
                 continue;
             }
