@@ -67,7 +67,9 @@ function renderList(data, state) {
   document.getElementById("stats").textContent =
     `${s.datagrams} datagrams: ${s.accepted} accepted, ${s.rejected} rejected · ` +
     `${s.traces_kept} traces kept, ${s.traces_evicted} oldest dropped` +
-    (s.kernel_drops ? ` · kernel drops ${s.kernel_drops}` : "");
+    (s.kernel_drops ? ` · kernel drops ${s.kernel_drops}` : "") +
+    (s.not_kept ? ` · ${s.not_kept} datagrams not inspected for rejections (burst)` : "") +
+    (s.rejected_dropped ? ` · ${s.rejected_dropped} older rejections dropped` : "");
   document.getElementById("filter-error").textContent = data.filter_error || "";
   document.getElementById("list-count").textContent = `(${data.traces.length} shown)`;
   const body = document.querySelector("#trace-list tbody");
