@@ -11,7 +11,7 @@ use bench_harness::alloc_count::CountingAllocator;
 use bench_harness::cli::{self, Args};
 use bench_harness::daemon::{DaemonOptions, FakeDaemon};
 use bench_harness::driver;
-use bench_harness::report::{Machine, Report, Scenarios, html, table};
+use bench_harness::report::{Machine, Report, Scenarios, html, table, waterfall};
 use bench_harness::runtime_api::RuntimeApi;
 use bench_harness::scenarios::{
     self, Settings, cold_start, concurrency, emission, large_payloads, overhead, sampling,
@@ -88,8 +88,10 @@ fn run(args: &Args) -> Result<Report, String> {
     let mut out = Scenarios::default();
     let mut timings = std::collections::BTreeMap::new();
     let mut clock = Instant::now();
+    let mut traced = Vec::new();
     let mut lap = |name: &str| {
         timings.insert(name.to_owned(), clock.elapsed().as_secs_f64());
+        waterfall::record(name, &daemon, &mut traced);
         clock = Instant::now();
     };
     if args.runs("overhead") {
@@ -156,6 +158,7 @@ fn run(args: &Args) -> Result<Report, String> {
         daemon: daemon_stats,
         scenarios: out,
         failures: Vec::new(),
+        traced,
     };
     report.conclude();
     write(args, &report)?;

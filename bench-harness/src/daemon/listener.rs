@@ -66,9 +66,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(keep_documents: usize) -> Shared {
+    pub(crate) fn new(keep_documents: usize, max_traces: usize) -> Shared {
         let shared = Shared::default();
-        shared.lock().keep_documents = keep_documents;
+        let mut state = shared.lock();
+        state.keep_documents = keep_documents;
+        state.traces = TraceStore::with_capacity(max_traces);
+        drop(state);
         shared
     }
 

@@ -22,6 +22,7 @@ mod traces;
 
 pub use listener::ReceivedDocument;
 pub use stats::{DaemonStats, EXAMPLE_BYTES, EXAMPLES_PER_REASON, RejectReason, RejectionExample};
+pub(crate) use traces::by_start;
 pub use traces::{Entity, EntityOrigin, ForeignAttachment, Trace};
 
 use std::io;
@@ -49,6 +50,9 @@ pub struct DaemonOptions {
     /// How many datagrams [`FakeDaemon::documents`] keeps; later ones are still counted and
     /// reassembled.
     pub keep_documents: usize,
+    /// How many traces are kept; when one more arrives, the oldest is dropped and counted in
+    /// [`DaemonStats::traces_evicted`].
+    pub max_traces: usize,
 }
 
 impl Default for DaemonOptions {
@@ -56,6 +60,7 @@ impl Default for DaemonOptions {
         DaemonOptions {
             addr: SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             keep_documents: 100_000,
+            max_traces: usize::MAX,
         }
     }
 }
@@ -104,7 +109,7 @@ impl FakeDaemon {
         socket.set_read_timeout(Some(listener::POLL))?;
         let addr = socket.local_addr()?;
         let inode = SocketInode::of(&socket);
-        let shared = Arc::new(Shared::new(options.keep_documents));
+        let shared = Arc::new(Shared::new(options.keep_documents, options.max_traces));
         let thread = {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
@@ -137,6 +142,7 @@ impl FakeDaemon {
         stats.entities = state.traces.entities_seen;
         stats.entity_updates = state.traces.entity_updates;
         stats.foreign_attachments = state.traces.foreign_attachments().len() as u64;
+        stats.traces_evicted = state.traces.traces_evicted;
         stats.kernel_drops = if self.is_running() {
             self.inode.and_then(SocketInode::drops)
         } else {
@@ -172,6 +178,11 @@ impl FakeDaemon {
     /// Every trace reassembled so far, ordered by trace id.
     pub fn traces(&self) -> Vec<Trace> {
         self.shared.lock().traces.traces()
+    }
+
+    /// The newest traces (by first arrival), newest first, at most `limit`.
+    pub fn newest_traces(&self, limit: usize) -> Vec<Trace> {
+        self.shared.lock().traces.newest(limit)
     }
 
     /// One trace.

@@ -121,6 +121,8 @@ pub struct DaemonStats {
     pub entity_updates: u64,
     /// Entities whose `parent_id` names an entity of another trace.
     pub foreign_attachments: u64,
+    /// Traces dropped, oldest first, to stay within [`DaemonOptions::max_traces`](super::DaemonOptions::max_traces).
+    pub traces_evicted: u64,
 }
 
 impl DaemonStats {
@@ -170,6 +172,9 @@ impl fmt::Display for DaemonStats {
         write!(f, "; {} traces, {} entities", self.traces, self.entities)?;
         if self.foreign_attachments > 0 {
             write!(f, ", {} foreign attachments", self.foreign_attachments)?;
+        }
+        if self.traces_evicted > 0 {
+            write!(f, ", {} oldest traces dropped", self.traces_evicted)?;
         }
         match self.kernel_drops {
             Some(n) => write!(f, "; kernel drops {n}"),

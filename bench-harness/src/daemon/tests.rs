@@ -443,6 +443,39 @@ fn keeps_a_bounded_number_of_documents() {
 }
 
 #[test]
+fn keeps_the_newest_traces_and_counts_the_evicted() {
+    let daemon = FakeDaemon::start_with(DaemonOptions {
+        max_traces: 2,
+        ..DaemonOptions::default()
+    })
+    .unwrap();
+    let mut client = Client::new();
+    let trace = |i: u32| format!("1-5759e988-{i:024x}");
+    for i in 0..5 {
+        let mut doc = segment(&format!("{i:016x}"), "a");
+        doc["trace_id"] = json!(trace(i));
+        client.send_doc(&daemon, &doc);
+    }
+    // A document for a kept trace does not evict anything.
+    let mut late = segment(&format!("{:016x}", 99), "late");
+    late["trace_id"] = json!(trace(4));
+    client.send_doc(&daemon, &late);
+    let newest: Vec<String> = daemon
+        .newest_traces(10)
+        .into_iter()
+        .map(|t| t.trace_id)
+        .collect();
+    assert_eq!(newest, [trace(4), trace(3)]);
+    assert_eq!(daemon.newest_traces(1).len(), 1);
+    let stats = daemon.stats();
+    assert_eq!((stats.traces, stats.traces_evicted), (5, 3));
+    assert!(
+        stats.to_string().contains("3 oldest traces dropped"),
+        "{stats}"
+    );
+}
+
+#[test]
 fn stats_serialize_and_display() {
     let daemon = FakeDaemon::start().unwrap();
     let mut client = Client::new();

@@ -5,7 +5,7 @@
 //! its own `parent_id` says: the Go SDK writes the root segment's id there at every depth). A
 //! complete entity replaces an in-progress one with the same id, never the other way round.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -161,17 +161,42 @@ pub struct ForeignAttachment {
 }
 
 /// Every trace, plus an index from entity id to the traces holding it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct TraceStore {
     traces: BTreeMap<String, Trace>,
     owners: HashMap<String, BTreeSet<String>>,
+    /// Trace ids in the order they were first seen, for evicting the oldest.
+    arrival: VecDeque<String>,
+    /// How many traces are kept; beyond it, the oldest goes.
+    max_traces: usize,
+    pub(crate) traces_evicted: u64,
     /// Counters that survive `take` and `clear`.
     pub(crate) traces_seen: u64,
     pub(crate) entities_seen: u64,
     pub(crate) entity_updates: u64,
 }
 
+impl Default for TraceStore {
+    fn default() -> Self {
+        TraceStore::with_capacity(usize::MAX)
+    }
+}
+
 impl TraceStore {
+    /// A store that keeps at most `max_traces` traces (at least one).
+    pub(crate) fn with_capacity(max_traces: usize) -> TraceStore {
+        TraceStore {
+            traces: BTreeMap::new(),
+            owners: HashMap::new(),
+            arrival: VecDeque::new(),
+            max_traces: max_traces.max(1),
+            traces_evicted: 0,
+            traces_seen: 0,
+            entities_seen: 0,
+            entity_updates: 0,
+        }
+    }
+
     /// Indexes an accepted document (a JSON object with a string `trace_id`).
     pub(crate) fn add_document(&mut self, doc: &Value, seq: u64) {
         let Some(top) = doc.as_object() else { return };
@@ -187,6 +212,10 @@ impl TraceStore {
             .get("parent_id")
             .and_then(Value::as_str)
             .map(str::to_owned);
+        if !self.traces.contains_key(trace_id) {
+            self.make_room();
+            self.arrival.push_back(trace_id.to_owned());
+        }
         let trace = self.traces.entry(trace_id.to_owned()).or_insert_with(|| {
             self.traces_seen += 1;
             Trace::new(trace_id)
@@ -222,6 +251,35 @@ impl TraceStore {
                 trace.entities.insert(id.to_owned(), entity);
             }
         }
+    }
+
+    /// Evicts the oldest traces until one more fits.
+    fn make_room(&mut self) {
+        while self.traces.len() >= self.max_traces {
+            let Some(oldest) = self.arrival.pop_front() else {
+                return;
+            };
+            // Ids of traces already taken linger in `arrival`; they cost nothing to skip.
+            if self.take(&oldest).is_some() {
+                self.traces_evicted += 1;
+            }
+        }
+        // Taken traces leave stale ids behind; keep the queue proportional to what is held.
+        if self.arrival.len() > 2 * self.traces.len() + 64 {
+            let traces = &self.traces;
+            self.arrival.retain(|id| traces.contains_key(id));
+        }
+    }
+
+    /// The traces newest first (by first arrival), at most `limit`.
+    pub(crate) fn newest(&self, limit: usize) -> Vec<Trace> {
+        self.arrival
+            .iter()
+            .rev()
+            .filter_map(|id| self.traces.get(id))
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     pub(crate) fn traces(&self) -> Vec<Trace> {
@@ -272,6 +330,7 @@ impl TraceStore {
     pub(crate) fn clear(&mut self) {
         self.traces.clear();
         self.owners.clear();
+        self.arrival.clear();
     }
 }
 

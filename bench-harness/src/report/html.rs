@@ -106,6 +106,7 @@ pub fn render(report: &Report) -> String {
     sampling(&mut page, report.scenarios.sampling.as_ref());
     large_payloads(&mut page, report.scenarios.large_payloads.as_ref());
     concurrency(&mut page, report.scenarios.concurrency.as_ref());
+    super::waterfall::render(&mut page, &report.traced);
     daemon(&mut page, &report.daemon);
     timings(&mut page, report);
     let json = serde_json::to_string_pretty(report)

@@ -5,6 +5,7 @@ pub mod html;
 pub mod svg;
 pub mod table;
 pub mod text;
+pub mod waterfall;
 
 #[cfg(test)]
 mod tests;
@@ -105,6 +106,8 @@ pub struct Report {
     pub scenarios: Scenarios,
     /// What failed the run's checks (empty when it passed).
     pub failures: Vec<String>,
+    /// One trace per scenario that left traces in the daemon, drawn as a waterfall.
+    pub traced: Vec<waterfall::TraceSample>,
 }
 
 impl Report {

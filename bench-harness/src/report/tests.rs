@@ -38,6 +38,7 @@ fn report(scenarios: Scenarios) -> Report {
         daemon: DaemonStats::default(),
         scenarios,
         failures: Vec::new(),
+        traced: Vec::new(),
     };
     r.conclude();
     r
@@ -410,4 +411,45 @@ fn degenerate_data() {
     let page = html::render(&reports[0]);
     assert_eq!(charts_in(&page, "sampling"), 3);
     assert!(section(&page, "sampling").contains("no data"));
+}
+
+#[test]
+fn a_waterfall_per_scenario_once_each() {
+    use crate::daemon::FakeDaemon;
+    use crate::report::waterfall::{MAX_ROWS, record};
+    let daemon = FakeDaemon::start().unwrap();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let children: Vec<String> = (0..MAX_ROWS + 5)
+        .map(|i| {
+            format!(
+                r#"{{"name":"call-{i}","id":"{:016x}","start_time":1.5,"end_time":1.75{}}}"#,
+                i + 16,
+                if i == 0 { r#","fault":true"# } else { "" }
+            )
+        })
+        .collect();
+    let doc = format!(
+        r#"{{"format":"json","version":1}}
+{{"name":"scenario-fn","id":"00000000000000aa","trace_id":"1-5759e988-bd862e3fe1be46a994272793","start_time":1.0,"end_time":2.0,"subsegments":[{}]}}"#,
+        children.join(",")
+    );
+    socket.send_to(doc.as_bytes(), daemon.addr()).unwrap();
+    assert!(daemon.wait_for(1, std::time::Duration::from_secs(10)));
+    let mut samples = Vec::new();
+    record("emission", &daemon, &mut samples);
+    // A scenario that sent nothing leaves the same trace: not shown twice.
+    record("sampling", &daemon, &mut samples);
+    assert_eq!(samples.len(), 1);
+    assert_eq!(samples[0].waterfall.rows.len(), MAX_ROWS);
+    assert_eq!(samples[0].rows_not_shown, 6);
+    let mut r = report(Scenarios::default());
+    r.traced = samples;
+    let page = html::render(&r);
+    assert!(page.contains("What was traced") && page.contains("<h3>emission</h3>"));
+    assert!(page.contains("scenario-fn") && page.contains("call-0"));
+    assert!(
+        page.contains("background:#d9443c"),
+        "the faulty call is red"
+    );
+    assert!(page.contains("… and 6 more rows."));
 }

@@ -14,17 +14,16 @@
 //! let outcome = api.wait_outcome(&id, std::time::Duration::from_secs(5));
 //! ```
 
-mod http;
-
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, BufReader};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+
+use crate::serve::{HttpServer, Reply, Request};
 
 /// One invocation waiting to be handed to the function.
 #[derive(Debug, Clone)]
@@ -102,14 +101,13 @@ struct Shared {
 /// The Runtime API server (see the module docs).
 pub struct RuntimeApi {
     shared: Arc<Shared>,
-    addr: SocketAddr,
-    accept: Option<JoinHandle<()>>,
+    server: HttpServer,
 }
 
 impl std::fmt::Debug for RuntimeApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RuntimeApi")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .finish_non_exhaustive()
     }
 }
@@ -120,28 +118,24 @@ const POLL_SLICE: Duration = Duration::from_millis(50);
 impl RuntimeApi {
     /// Serves on 127.0.0.1 on a free port.
     pub fn start() -> io::Result<RuntimeApi> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
         let s = Arc::clone(&shared);
-        let accept = std::thread::Builder::new()
-            .name("runtime-api".into())
-            .spawn(move || accept_loop(&listener, &s))?;
-        Ok(RuntimeApi {
-            shared,
-            addr,
-            accept: Some(accept),
-        })
+        let server = HttpServer::start(
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0),
+            "runtime-api",
+            move |req| handle(&req, &s),
+        )?;
+        Ok(RuntimeApi { shared, server })
     }
 
     /// The server address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The value for `AWS_LAMBDA_RUNTIME_API`.
     pub fn env_value(&self) -> String {
-        self.addr.to_string()
+        self.server.addr().to_string()
     }
 
     /// Queues an invocation and returns its request id.
@@ -218,11 +212,7 @@ impl RuntimeApi {
     pub fn shutdown(&mut self) {
         self.shared.stop.store(true, Relaxed);
         self.shared.queued.notify_all();
-        // Wake the accept loop.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
-        if let Some(t) = self.accept.take() {
-            let _ = t.join();
-        }
+        self.server.shutdown();
     }
 }
 
@@ -236,51 +226,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stop.load(Relaxed) {
-            break;
-        }
-        let Ok(stream) = stream else { continue };
-        let s = Arc::clone(shared);
-        let _ = std::thread::Builder::new()
-            .name("runtime-api-conn".into())
-            .spawn(move || serve(stream, &s));
-    }
-}
-
-fn serve(stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_nodelay(true);
-    let Ok(read_half) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(read_half);
-    let mut writer = stream;
-    while !shared.stop.load(Relaxed) {
-        let req = match http::read_request(&mut reader) {
-            Ok(Some(r)) => r,
-            Ok(None) => return,
-            Err(_) => {
-                shared.counters.bad_requests.fetch_add(1, Relaxed);
-                return;
-            }
-        };
-        if handle(&req, &mut writer, shared).is_err() {
-            return;
-        }
-    }
-    let _ = writer.shutdown(Shutdown::Both);
-}
-
 const PREFIX: &str = "/2018-06-01/runtime/";
 
-fn handle(req: &http::Request, out: &mut TcpStream, shared: &Shared) -> io::Result<()> {
+fn handle(req: &Request, shared: &Shared) -> Reply {
     let path = req.path.strip_prefix(PREFIX).unwrap_or("");
     match (req.method.as_str(), path) {
-        ("GET", "invocation/next") => next(out, shared),
+        ("GET", "invocation/next") => next(shared),
         ("POST", "init/error") => {
             shared.counters.init_errors.fetch_add(1, Relaxed);
-            http::write_response(out, 202, "Accepted", &[], b"{}")
+            Reply::json(202, "{}")
         }
         ("POST", p) if p.starts_with("invocation/") => {
             let rest = &p["invocation/".len()..];
@@ -288,7 +242,7 @@ fn handle(req: &http::Request, out: &mut TcpStream, shared: &Shared) -> io::Resu
             let outcome = match kind {
                 "response" => {
                     shared.counters.responses.fetch_add(1, Relaxed);
-                    Outcome::Response(req.body.clone())
+                    Outcome::Response(req.body.to_vec())
                 }
                 "error" => {
                     shared.counters.errors.fetch_add(1, Relaxed);
@@ -297,37 +251,32 @@ fn handle(req: &http::Request, out: &mut TcpStream, shared: &Shared) -> io::Resu
                             .header("lambda-runtime-function-error-type")
                             .unwrap_or_default()
                             .to_owned(),
-                        body: req.body.clone(),
+                        body: req.body.to_vec(),
                     }
                 }
-                _ => return bad_request(out, shared),
+                _ => return bad_request(shared),
             };
             let started = lock(&shared.dispatched_at).remove(id);
             let latency = started.map_or(Duration::ZERO, |t| t.elapsed());
             lock(&shared.done).insert(id.to_owned(), Completed { outcome, latency });
             shared.completed.notify_all();
-            http::write_response(out, 202, "Accepted", &[], b"{}")
+            Reply::json(202, "{}")
         }
-        _ => bad_request(out, shared),
+        _ => bad_request(shared),
     }
 }
 
-fn bad_request(out: &mut TcpStream, shared: &Shared) -> io::Result<()> {
+fn bad_request(shared: &Shared) -> Reply {
     shared.counters.bad_requests.fetch_add(1, Relaxed);
-    http::write_response(
-        out,
-        404,
-        "Not Found",
-        &[],
-        b"{\"errorMessage\":\"unknown path\"}",
-    )
+    Reply::json(404, "{\"errorMessage\":\"unknown path\"}")
 }
 
-fn next(out: &mut TcpStream, shared: &Shared) -> io::Result<()> {
+/// Long-polls for the next invocation; a server stopping closes the connection instead.
+fn next(shared: &Shared) -> Reply {
     let mut queue = lock(&shared.queue);
     let invocation = loop {
         if shared.stop.load(Relaxed) {
-            return Err(io::Error::other("stopping"));
+            return Reply::Close;
         }
         if let Some(inv) = queue.pop_front() {
             break inv;
@@ -345,21 +294,15 @@ fn next(out: &mut TcpStream, shared: &Shared) -> io::Result<()> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
         + 30_000;
-    let deadline = deadline.to_string();
-    let mut headers = vec![
-        ("content-type", "application/json"),
-        (
-            "lambda-runtime-aws-request-id",
-            invocation.request_id.as_str(),
-        ),
-        ("lambda-runtime-deadline-ms", deadline.as_str()),
-        (
+    let mut reply = Reply::json(200, invocation.payload)
+        .header("lambda-runtime-aws-request-id", invocation.request_id)
+        .header("lambda-runtime-deadline-ms", deadline.to_string())
+        .header(
             "lambda-runtime-invoked-function-arn",
             "arn:aws:lambda:us-east-1:123456789012:function:local",
-        ),
-    ];
-    if let Some(h) = &invocation.trace_header {
-        headers.push(("lambda-runtime-trace-id", h.as_str()));
+        );
+    if let Some(h) = invocation.trace_header {
+        reply = reply.header("lambda-runtime-trace-id", h);
     }
-    http::write_response(out, 200, "OK", &headers, &invocation.payload)
+    reply
 }
