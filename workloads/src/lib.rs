@@ -27,7 +27,7 @@
 
 pub mod register_user;
 pub mod synthetic;
-#[cfg(feature = "aws-sdk")]
-pub mod user_put;
 #[cfg(feature = "traced-orders")]
 pub mod traced_orders;
+#[cfg(feature = "aws-sdk")]
+pub mod user_put;

@@ -7,9 +7,9 @@
 //! annotations and metadata reuse the buffers of the previous use. After a few invocations of
 //! the same shape, recording allocates nothing.
 
-mod budget;
 mod access;
 mod aws_params;
+mod budget;
 mod cause;
 mod counts;
 mod entity;
@@ -20,9 +20,9 @@ mod indexed;
 mod metadata;
 mod record;
 
+pub use aws_params::AwsParam;
 pub use budget::{MAX_ENTITY_BYTES, MAX_METADATA_DEPTH};
 pub(crate) use cause::ErrorText;
-pub use aws_params::AwsParam;
 pub use cause::{MAX_CHAIN, MAX_MESSAGE_CHARS};
 pub use counts::RecordCounts;
 pub use entity::EntityKind;
