@@ -80,11 +80,13 @@ fn mode_style(mode: Mode) -> (&'static str, &'static str) {
         Mode::SampledWithSend => ("sampled + send", "#7c3aed"),
         Mode::Floor => ("floor: bare + one send", "#111827"),
         Mode::TracingRegistry => ("tracing + registry", "#db2777"),
+        #[cfg(feature = "peers")]
+        Mode::OtelXray => ("OpenTelemetry + X-Ray exporter", "#ea580c"),
     }
 }
 
 /// The modes in the order the tables list them.
-const MODES: [Mode; 7] = Mode::ALL;
+const MODES: &[Mode] = Mode::ALL;
 
 /// Renders the page.
 pub fn render(report: &Report) -> String {
@@ -340,7 +342,7 @@ fn overhead(out: &mut String, o: Option<&OverheadReport>) {
     };
     let x = Axis::new("captured calls per invocation").log();
     let y = Axis::new("mean overhead per invocation (ns)");
-    let all = MODES.into_iter().fold(
+    let all = MODES.iter().copied().fold(
         Chart::new("Overhead per invocation: every mode", x.clone(), y.clone()),
         |c, m| c.with(series(m)),
     );
@@ -410,7 +412,7 @@ fn overhead(out: &mut String, o: Option<&OverheadReport>) {
 
     out.push_str("<h3>Every point</h3>");
     let mut rows = Vec::new();
-    for mode in MODES {
+    for &mode in MODES {
         let mut points: Vec<_> = o.points.iter().filter(|p| p.mode == mode).collect();
         points.sort_by_key(|p| p.calls);
         for (i, p) in points.into_iter().enumerate() {

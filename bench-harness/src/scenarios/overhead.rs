@@ -43,11 +43,16 @@ pub enum Mode {
     Floor,
     /// `tracing` with the registry subscriber, a span per captured call.
     TracingRegistry,
+    /// The OpenTelemetry SDK with `opentelemetry-aws`'s X-Ray exporter, simple processor,
+    /// exporting to a local socket (feature `peers`).
+    #[cfg(feature = "peers")]
+    OtelXray,
 }
 
 impl Mode {
     /// Every mode, in the order the summary lists them.
-    pub const ALL: [Mode; 7] = [
+    #[cfg(not(feature = "peers"))]
+    pub const ALL: &[Mode] = &[
         Mode::Bare,
         Mode::Floor,
         Mode::Unsampled,
@@ -55,6 +60,18 @@ impl Mode {
         Mode::Sampled,
         Mode::SampledWithSend,
         Mode::TracingRegistry,
+    ];
+    /// Every mode, in the order the summary lists them.
+    #[cfg(feature = "peers")]
+    pub const ALL: &[Mode] = &[
+        Mode::Bare,
+        Mode::Floor,
+        Mode::Unsampled,
+        Mode::Disabled,
+        Mode::Sampled,
+        Mode::SampledWithSend,
+        Mode::TracingRegistry,
+        Mode::OtelXray,
     ];
 }
 
@@ -124,6 +141,8 @@ struct Tracers {
     disabled: Tracer,
     floor: Floor,
     tracing: TracingRegistry,
+    #[cfg(feature = "peers")]
+    otel: super::peers::otel::OtelXray,
     /// Receives the sampled-with-send datagrams; never read (the kernel drops what overflows).
     _sink: UdpSocket,
 }
@@ -144,6 +163,8 @@ impl Tracers {
             }),
             floor: Floor::new(sink.local_addr()?)?,
             tracing: TracingRegistry::new(),
+            #[cfg(feature = "peers")]
+            otel: super::peers::otel::OtelXray::new(sink.local_addr()?)?,
             _sink: sink,
         })
     }
@@ -163,6 +184,8 @@ impl Tracers {
             Mode::Bare => return synthetic::bare::run(work).checksum,
             Mode::Floor => return self.floor.invoke(work),
             Mode::TracingRegistry => return self.tracing.invoke(work),
+            #[cfg(feature = "peers")]
+            Mode::OtelXray => return self.otel.invoke(work),
             Mode::Unsampled => (&self.null, UNSAMPLED),
             Mode::Disabled => (&self.disabled, SAMPLED),
             Mode::Sampled => (&self.null, SAMPLED),
@@ -205,7 +228,7 @@ pub fn run(settings: &Settings) -> std::io::Result<OverheadReport> {
             .map(|_| Samples::with_capacity(100_000))
             .collect();
         for _ in 0..ROUNDS {
-            for (mode, samples) in Mode::ALL.into_iter().zip(&mut samples) {
+            for (mode, samples) in Mode::ALL.iter().copied().zip(&mut samples) {
                 // Warm up: pools, buffers, caches, and this mode's code back in the cache.
                 for _ in 0..200 {
                     checksum ^= tracers.invoke(mode, work);
@@ -222,7 +245,7 @@ pub fn run(settings: &Settings) -> std::io::Result<OverheadReport> {
         let latencies: Vec<Percentiles> = samples.iter_mut().map(Samples::summary).collect();
         let of = |mode: Mode| latencies[Mode::ALL.iter().position(|&m| m == mode).unwrap_or(0)];
         let (bare, floor) = (of(Mode::Bare), of(Mode::Floor));
-        for (mode, latency) in Mode::ALL.into_iter().zip(latencies.iter().copied()) {
+        for (mode, latency) in Mode::ALL.iter().copied().zip(latencies.iter().copied()) {
             invocations += latency.count;
             settings.progress(&format!(
                 "overhead: {mode:?} with {n} calls: p50 {:.0} ns, mean {:.0} ns, p99 {:.0} ns ({} runs)",
@@ -323,7 +346,7 @@ mod tests {
             ..Work::default()
         };
         let expected = t.invoke(Mode::Bare, work);
-        for mode in Mode::ALL {
+        for &mode in Mode::ALL {
             assert_eq!(t.invoke(mode, work), expected, "{mode:?}");
         }
         let s = t.null.stats();

@@ -1,6 +1,7 @@
 //! What the overhead scenario compares us against: the one-datagram floor (the bare work plus
 //! one raw UDP `send` of as many bytes as our sampled invocation sends) and the `tracing` crate
-//! with a registry subscriber (a span per captured call).
+//! with a registry subscriber (a span per captured call), and with the `peers` feature the
+//! OpenTelemetry SDK with `opentelemetry-aws`'s X-Ray exporter ([`otel`]).
 //!
 //! Each runs the same work as [`workloads::synthetic::bare::run`] and returns the same
 //! checksum, so a mode that skipped work would fail the overhead scenario's test.
@@ -12,6 +13,9 @@ use std::net::{SocketAddr, UdpSocket};
 
 use tracing::Dispatch;
 use workloads::synthetic::{self, Work};
+
+#[cfg(feature = "peers")]
+pub mod otel;
 
 /// The floor: the bare handler and one raw datagram to a socket the harness bound.
 pub struct Floor {
@@ -94,6 +98,11 @@ impl Default for TracingRegistry {
 /// The same arithmetic as the synthetic workload's `step`, inside a span.
 fn step(x: u64) -> u64 {
     let _span = tracing::info_span!("step").entered();
+    work_step(x)
+}
+
+/// The synthetic workload's unit of work, for the peers to wrap in their spans.
+fn work_step(x: u64) -> u64 {
     black_box(x)
         .wrapping_mul(6_364_136_223_846_793_005)
         .rotate_left(17)

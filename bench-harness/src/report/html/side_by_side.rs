@@ -39,7 +39,7 @@ pub(super) fn render(out: &mut String, o: &OverheadReport) {
         let s = Series::new(name, color, points);
         if mode == Mode::Floor { s.dashed() } else { s }
     };
-    let chart = MODES.into_iter().fold(
+    let chart = MODES.iter().copied().fold(
         Chart::new(
             "Median per invocation, × the one-datagram floor",
             Axis::new("captured calls per invocation").log(),
@@ -50,7 +50,8 @@ pub(super) fn render(out: &mut String, o: &OverheadReport) {
     charts(out, &[chart]);
 
     let at: Vec<_> = MODES
-        .into_iter()
+        .iter()
+        .copied()
         .filter_map(|m| o.points.iter().find(|p| p.mode == m && p.calls == calls))
         .collect();
     let widest = at
