@@ -221,8 +221,8 @@ pub fn run(settings: &Settings) -> std::io::Result<OverheadReport> {
             calls: n,
             ..Work::default()
         };
-        tracers.floor.set_len(tracers.datagram_bytes(work));
-        floor_bytes.push((n, tracers.floor.len()));
+        tracers.floor.set_bytes(tracers.datagram_bytes(work));
+        floor_bytes.push((n, tracers.floor.bytes()));
         let mut samples: Vec<Samples> = Mode::ALL
             .iter()
             .map(|_| Samples::with_capacity(100_000))

@@ -1,7 +1,7 @@
 //! What the overhead scenario compares us against: the one-datagram floor (the bare work plus
 //! one raw UDP `send` of as many bytes as our sampled invocation sends) and the `tracing` crate
 //! with a registry subscriber (a span per captured call), and with the `peers` feature the
-//! OpenTelemetry SDK with `opentelemetry-aws`'s X-Ray exporter ([`otel`]).
+//! OpenTelemetry SDK with `opentelemetry-aws`'s X-Ray exporter (module `otel`).
 //!
 //! Each runs the same work as [`workloads::synthetic::bare::run`] and returns the same
 //! checksum, so a mode that skipped work would fail the overhead scenario's test.
@@ -41,12 +41,12 @@ impl Floor {
     }
 
     /// Sets the bytes each invocation sends, capped at the datagram limit.
-    pub fn set_len(&self, bytes: usize) {
+    pub fn set_bytes(&self, bytes: usize) {
         self.len.set(bytes.min(self.payload.len()));
     }
 
     /// Bytes each invocation sends.
-    pub fn len(&self) -> usize {
+    pub fn bytes(&self) -> usize {
         self.len.get()
     }
 
@@ -128,7 +128,7 @@ mod tests {
         let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
         sink.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let floor = Floor::new(sink.local_addr().unwrap()).unwrap();
-        floor.set_len(731);
+        floor.set_bytes(731);
         let work = Work {
             calls: 4,
             ..Work::default()
@@ -136,8 +136,8 @@ mod tests {
         assert_eq!(floor.invoke(work), synthetic::bare::run(work).checksum);
         let mut buf = [0u8; 2048];
         assert_eq!(sink.recv(&mut buf).unwrap(), 731);
-        floor.set_len(usize::MAX);
-        assert_eq!(floor.len(), xray_core::DEFAULT_DATAGRAM_LIMIT);
+        floor.set_bytes(usize::MAX);
+        assert_eq!(floor.bytes(), xray_core::DEFAULT_DATAGRAM_LIMIT);
     }
 
     #[test]
