@@ -43,7 +43,7 @@ pub(super) fn render(out: &mut String, o: &OverheadReport) {
         Chart::new(
             "Median per invocation, × the one-datagram floor",
             Axis::new("captured calls per invocation").log(),
-            Axis::new("× floor (median)"),
+            Axis::new("× floor (median, log scale)").log(),
         ),
         |c, m| c.with(series(m)),
     );
