@@ -278,10 +278,7 @@ fn udp_spans_match_the_reference_encoder() {
                 "datagram_limit": c.datagram_limit, "requests": 1}),
     );
     let s = emitter.stats();
-    assert_eq!(
-        (s.datagrams_handed_to_kernel, s.oversized_documents),
-        (1, 0)
-    );
+    assert_eq!((s.datagrams_handed_to_kernel, s.oversized_documents), (1, 0));
 }
 
 #[test]
@@ -399,10 +396,7 @@ fn otlp_http_posts_to_a_receiver_that_decodes_with_the_official_definitions() {
     let headers = std::fs::read_to_string(dir.join("r000.headers")).unwrap();
     assert!(headers.contains("x-api-key: secret"), "{headers}");
     let s = emitter.stats();
-    assert_eq!(
-        (s.datagrams_handed_to_kernel, s.datagrams_known_lost()),
-        (2, 0)
-    );
+    assert_eq!((s.datagrams_handed_to_kernel, s.datagrams_known_lost()), (2, 0));
 }
 
 #[test]

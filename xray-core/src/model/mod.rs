@@ -7,8 +7,8 @@
 //! annotations and metadata reuse the buffers of the previous use. After a few invocations of
 //! the same shape, recording allocates nothing.
 
-mod access;
 mod budget;
+mod access;
 mod cause;
 mod counts;
 mod entity;
