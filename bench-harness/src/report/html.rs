@@ -20,6 +20,8 @@ use crate::scenarios::overhead::{Mode, OverheadReport};
 use crate::scenarios::sampling::SamplingReport;
 use workloads::synthetic::Work;
 
+mod side_by_side;
+
 /// The page's only styling; system fonts, so nothing is fetched.
 const STYLE: &str = "\
 :root{color-scheme:light}
@@ -76,17 +78,15 @@ fn mode_style(mode: Mode) -> (&'static str, &'static str) {
         Mode::Disabled => ("disabled", "#d97706"),
         Mode::Sampled => ("sampled", "#2563eb"),
         Mode::SampledWithSend => ("sampled + send", "#7c3aed"),
+        Mode::Floor => ("floor: bare + one send", "#111827"),
+        Mode::TracingRegistry => ("tracing + registry", "#db2777"),
+        #[cfg(feature = "peers")]
+        Mode::OtelXray => ("OpenTelemetry + X-Ray exporter", "#ea580c"),
     }
 }
 
 /// The modes in the order the tables list them.
-const MODES: [Mode; 5] = [
-    Mode::Bare,
-    Mode::Unsampled,
-    Mode::Disabled,
-    Mode::Sampled,
-    Mode::SampledWithSend,
-];
+const MODES: &[Mode] = Mode::ALL;
 
 /// Renders the page.
 pub fn render(report: &Report) -> String {
@@ -343,12 +343,8 @@ fn overhead(out: &mut String, o: Option<&OverheadReport>) {
     };
     let x = Axis::new("captured calls per invocation").log();
     let y = Axis::new("mean overhead per invocation (ns)");
-    let all = MODES.into_iter().fold(
-        Chart::new(
-            "Overhead per invocation: sampled vs. unsampled vs. disabled",
-            x.clone(),
-            y.clone(),
-        ),
+    let all = MODES.iter().copied().fold(
+        Chart::new("Overhead per invocation: every mode", x.clone(), y.clone()),
         |c, m| c.with(series(m)),
     );
     let cheap = [Mode::Bare, Mode::Unsampled, Mode::Disabled]
@@ -358,6 +354,7 @@ fn overhead(out: &mut String, o: Option<&OverheadReport>) {
             |c, m| c.with(series(m)),
         );
     charts(out, &[all, cheap]);
+    side_by_side::render(out, o);
 
     let allocations = o.allocations_per_invocation.map_or_else(
         || "not measured".to_owned(),
@@ -416,7 +413,7 @@ fn overhead(out: &mut String, o: Option<&OverheadReport>) {
 
     out.push_str("<h3>Every point</h3>");
     let mut rows = Vec::new();
-    for mode in MODES {
+    for &mode in MODES {
         let mut points: Vec<_> = o.points.iter().filter(|p| p.mode == mode).collect();
         points.sort_by_key(|p| p.calls);
         for (i, p) in points.into_iter().enumerate() {

@@ -15,25 +15,38 @@ pub fn render(r: &Report) -> String {
     if let Some(o) = &r.scenarios.overhead {
         let _ = writeln!(
             s,
-            "\noverhead (mean per invocation; per captured call = slope of the median overhead)"
+            "\noverhead (per invocation; ratios of medians to bare and to the one-datagram floor; \
+             per captured call = slope of the median overhead)"
         );
         let _ = writeln!(
             s,
-            "  {:<18} {:>6} {:>12} {:>12} {:>12} {:>12}",
-            "mode", "calls", "mean ns", "p50 ns", "p99 ns", "p99.9 ns"
+            "  {:<18} {:>6} {:>12} {:>12} {:>12} {:>12} {:>8} {:>8}",
+            "mode", "calls", "p50 ns", "mean ns", "p99 ns", "p99.9 ns", "x bare", "x floor"
         );
         for p in &o.points {
             let _ = writeln!(
                 s,
-                "  {:<18} {:>6} {:>12.0} {:>12.0} {:>12.0} {:>12.0}",
+                "  {:<18} {:>6} {:>12.0} {:>12.0} {:>12.0} {:>12.0} {:>8.2} {:>8.2}",
                 format!("{:?}", p.mode),
                 p.calls,
-                p.latency.mean_ns,
                 p.latency.p50_ns,
+                p.latency.mean_ns,
                 p.latency.p99_ns,
-                p.latency.p999_ns
+                p.latency.p999_ns,
+                p.vs_bare,
+                p.vs_floor
             );
         }
+        let bytes: Vec<String> = o
+            .floor_bytes
+            .iter()
+            .map(|(calls, b)| format!("{b} B at {calls} calls"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  floor = bare + one raw send of the bytes sampled + send sent: {}",
+            bytes.join(", ")
+        );
         let _ = writeln!(
             s,
             "  per captured call: sampled {:.0} ns (with send {:.0} ns), unsampled {:.1} ns, disabled {:.1} ns",

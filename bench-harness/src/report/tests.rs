@@ -58,16 +58,20 @@ fn point(mode: Mode, calls: u32, mean_ns: f64, overhead_ns: f64) -> Point {
         },
         overhead_ns,
         overhead_p50_ns: overhead_ns,
+        vs_bare: mean_ns / 30.0,
+        vs_floor: mean_ns / 9000.0,
     }
 }
 
 fn overhead(calls: &[u32]) -> OverheadReport {
     let modes = [
         (Mode::Bare, 0.0),
+        (Mode::Floor, 0.5),
         (Mode::Unsampled, 2.0),
         (Mode::Disabled, 1.8),
         (Mode::Sampled, 170.0),
         (Mode::SampledWithSend, 190.0),
+        (Mode::TracingRegistry, 120.0),
     ];
     let points = calls
         .iter()
@@ -90,6 +94,7 @@ fn overhead(calls: &[u32]) -> OverheadReport {
         per_invocation_sampled_ns: 60.0,
         allocations_per_invocation: Some(0.0),
         invocations: 5000,
+        floor_bytes: calls.iter().map(|&n| (n, 200 + 90 * n as usize)).collect(),
     }
 }
 
@@ -288,8 +293,8 @@ fn a_full_report_has_its_charts_and_tables() {
     }
     assert_eq!(
         charts_in(&page, "overhead"),
-        2,
-        "overhead: all modes, and enlarged"
+        3,
+        "overhead: all modes, enlarged, and × floor"
     );
     assert_eq!(
         charts_in(&page, "emission"),
@@ -299,11 +304,13 @@ fn a_full_report_has_its_charts_and_tables() {
     assert_eq!(charts_in(&page, "sampling"), 2, "one per rule set");
     assert_eq!(charts_in(&page, "large-payloads"), 0);
     assert_eq!(charts_in(&page, "concurrency"), 0);
-    // Every overhead point is in the table: 3 call counts by 5 modes.
+    // Every overhead point is in the table (3 call counts by 7 modes), and every mode in the
+    // side-by-side table.
     assert_eq!(
         section(&page, "overhead").matches("<tr").count(),
-        1 + 4 + 1 + 15
+        1 + 4 + 1 + 7 + 1 + 21
     );
+    assert!(section(&page, "overhead").contains("tracing + registry"));
     // The unbounded emission step comes last, labelled "max".
     let emission = section(&page, "emission");
     let (a, b, max) = (

@@ -5,6 +5,7 @@ pub mod concurrency;
 pub mod emission;
 pub mod large_payloads;
 pub mod overhead;
+pub mod peers;
 pub mod sampling;
 
 use std::path::PathBuf;

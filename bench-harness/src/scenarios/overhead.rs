@@ -1,7 +1,10 @@
 //! Overhead: what tracing adds to an invocation, against the bare handler, by number of
-//! captured calls and by mode (sampled, sampled with the UDP send, unsampled, disabled).
+//! captured calls and by mode (sampled, sampled with the UDP send, unsampled, disabled), beside
+//! the one-datagram floor and the peers (see [`super::peers`]).
 //!
-//! Each invocation is the synthetic workload run the way `#[capture_lambda_handler]` runs it,
+//! The modes are alternated: each call count is measured in [`ROUNDS`] rounds, every mode
+//! taking its turn in each, so a slow spell of the shared machine lands on all of them. Each
+//! invocation is the synthetic workload run the way `#[capture_lambda_handler]` runs it,
 //! around a tracer chosen per mode, polled on this thread without an executor so nothing but
 //! the work and the tracing is timed. Every invocation is timed on its own; the report gives
 //! mean, p50, p99 and p99.9, the overhead against the bare handler, the cost per captured call
@@ -15,6 +18,7 @@ use serde::Serialize;
 use workloads::synthetic::{self, Work};
 use xray_core::{Config, Emitter, Tracer};
 
+use super::peers::{Floor, TracingRegistry};
 use crate::alloc_count;
 use crate::stats::{Percentiles, Samples};
 
@@ -34,17 +38,45 @@ pub enum Mode {
     Sampled,
     /// Traced and sampled, with the real UDP send to a local socket.
     SampledWithSend,
+    /// The floor: the workload alone plus one raw UDP `send` of as many bytes as
+    /// [`Mode::SampledWithSend`] sends for the same work.
+    Floor,
+    /// `tracing` with the registry subscriber, a span per captured call.
+    TracingRegistry,
+    /// The OpenTelemetry SDK with `opentelemetry-aws`'s X-Ray exporter, simple processor,
+    /// exporting to a local socket (feature `peers`).
+    #[cfg(feature = "peers")]
+    OtelXray,
 }
 
 impl Mode {
-    const ALL: [Mode; 5] = [
+    /// Every mode, in the order the summary lists them.
+    #[cfg(not(feature = "peers"))]
+    pub const ALL: &[Mode] = &[
         Mode::Bare,
+        Mode::Floor,
         Mode::Unsampled,
         Mode::Disabled,
         Mode::Sampled,
         Mode::SampledWithSend,
+        Mode::TracingRegistry,
+    ];
+    /// Every mode, in the order the summary lists them.
+    #[cfg(feature = "peers")]
+    pub const ALL: &[Mode] = &[
+        Mode::Bare,
+        Mode::Floor,
+        Mode::Unsampled,
+        Mode::Disabled,
+        Mode::Sampled,
+        Mode::SampledWithSend,
+        Mode::TracingRegistry,
+        Mode::OtelXray,
     ];
 }
+
+/// Rounds each call count is measured in, the modes alternated within each.
+pub const ROUNDS: u32 = 5;
 
 /// One measured point.
 #[derive(Debug, Clone, Serialize)]
@@ -60,6 +92,10 @@ pub struct Point {
     /// Median latency minus the bare handler's median: what the per-call slope is fitted to,
     /// because on shared cores a few preempted runs move the mean more than the work does.
     pub overhead_p50_ns: f64,
+    /// Median latency over the bare handler's median at the same call count.
+    pub vs_bare: f64,
+    /// Median latency over the floor's median at the same call count.
+    pub vs_floor: f64,
 }
 
 /// Cost per captured call, by mode: the least-squares slope of median overhead over call count.
@@ -91,6 +127,8 @@ pub struct OverheadReport {
     pub allocations_per_invocation: Option<f64>,
     /// Invocations timed in all.
     pub invocations: u64,
+    /// Bytes the floor sent per invocation, by call count (what the sampled mode sends).
+    pub floor_bytes: Vec<(u32, usize)>,
 }
 
 const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
@@ -101,6 +139,10 @@ struct Tracers {
     null: Tracer,
     udp: Tracer,
     disabled: Tracer,
+    floor: Floor,
+    tracing: TracingRegistry,
+    #[cfg(feature = "peers")]
+    otel: super::peers::otel::OtelXray,
     /// Receives the sampled-with-send datagrams; never read (the kernel drops what overflows).
     _sink: UdpSocket,
 }
@@ -119,14 +161,31 @@ impl Tracers {
                 disabled: true,
                 ..Config::default()
             }),
+            floor: Floor::new(sink.local_addr()?)?,
+            tracing: TracingRegistry::new(),
+            #[cfg(feature = "peers")]
+            otel: super::peers::otel::OtelXray::new(sink.local_addr()?)?,
             _sink: sink,
         })
+    }
+
+    /// Bytes one sampled invocation of `work` hands to the kernel, headers included.
+    fn datagram_bytes(&self, work: Work) -> usize {
+        let before = self.udp.stats().emitter;
+        self.invoke(Mode::SampledWithSend, work);
+        let after = self.udp.stats().emitter;
+        usize::try_from(after.bytes_handed_to_kernel - before.bytes_handed_to_kernel)
+            .unwrap_or(usize::MAX)
     }
 
     /// One invocation, as the handler macro runs it.
     fn invoke(&self, mode: Mode, work: Work) -> u64 {
         let (tracer, header) = match mode {
             Mode::Bare => return synthetic::bare::run(work).checksum,
+            Mode::Floor => return self.floor.invoke(work),
+            Mode::TracingRegistry => return self.tracing.invoke(work),
+            #[cfg(feature = "peers")]
+            Mode::OtelXray => return self.otel.invoke(work),
             Mode::Unsampled => (&self.null, UNSAMPLED),
             Mode::Disabled => (&self.disabled, SAMPLED),
             Mode::Sampled => (&self.null, SAMPLED),
@@ -151,46 +210,55 @@ pub fn run(settings: &Settings) -> std::io::Result<OverheadReport> {
     } else {
         vec![0, 1, 5, 10, 25, 50, 100]
     };
-    let points_total = calls.len() * Mode::ALL.len();
-    let per_point = settings.duration.div_f64(points_total as f64);
+    let points_total = calls.len() * Mode::ALL.len() * ROUNDS as usize;
+    let per_turn = settings.duration.div_f64(points_total as f64);
     let mut points = Vec::new();
     let mut invocations = 0u64;
     let mut checksum = 0u64;
+    let mut floor_bytes = Vec::new();
     for &n in &calls {
         let work = Work {
             calls: n,
             ..Work::default()
         };
-        let mut bare_mean = 0.0;
-        let mut bare_p50 = 0.0;
-        for mode in Mode::ALL {
-            // Warm up: pools, buffers, caches.
-            for _ in 0..200 {
-                checksum ^= tracers.invoke(mode, work);
+        tracers.floor.set_bytes(tracers.datagram_bytes(work));
+        floor_bytes.push((n, tracers.floor.bytes()));
+        let mut samples: Vec<Samples> = Mode::ALL
+            .iter()
+            .map(|_| Samples::with_capacity(100_000))
+            .collect();
+        for _ in 0..ROUNDS {
+            for (mode, samples) in Mode::ALL.iter().copied().zip(&mut samples) {
+                // Warm up: pools, buffers, caches, and this mode's code back in the cache.
+                for _ in 0..200 {
+                    checksum ^= tracers.invoke(mode, work);
+                }
+                let start = Instant::now();
+                let cap = samples.len() + 400_000;
+                while start.elapsed() < per_turn && samples.len() < cap {
+                    let t = Instant::now();
+                    checksum ^= tracers.invoke(mode, work);
+                    samples.push(t.elapsed());
+                }
             }
-            let mut samples = Samples::with_capacity(100_000);
-            let start = Instant::now();
-            while start.elapsed() < per_point && samples.len() < 2_000_000 {
-                let t = Instant::now();
-                checksum ^= tracers.invoke(mode, work);
-                samples.push(t.elapsed());
-            }
-            invocations += samples.len() as u64;
-            let latency = samples.summary();
-            if mode == Mode::Bare {
-                bare_mean = latency.mean_ns;
-                bare_p50 = latency.p50_ns;
-            }
+        }
+        let latencies: Vec<Percentiles> = samples.iter_mut().map(Samples::summary).collect();
+        let of = |mode: Mode| latencies[Mode::ALL.iter().position(|&m| m == mode).unwrap_or(0)];
+        let (bare, floor) = (of(Mode::Bare), of(Mode::Floor));
+        for (mode, latency) in Mode::ALL.iter().copied().zip(latencies.iter().copied()) {
+            invocations += latency.count;
             settings.progress(&format!(
-                "overhead: {mode:?} with {n} calls: mean {:.0} ns, p99 {:.0} ns ({} runs)",
-                latency.mean_ns, latency.p99_ns, latency.count
+                "overhead: {mode:?} with {n} calls: p50 {:.0} ns, mean {:.0} ns, p99 {:.0} ns ({} runs)",
+                latency.p50_ns, latency.mean_ns, latency.p99_ns, latency.count
             ));
             points.push(Point {
                 mode,
                 calls: n,
                 latency,
-                overhead_ns: latency.mean_ns - bare_mean,
-                overhead_p50_ns: latency.p50_ns - bare_p50,
+                overhead_ns: latency.mean_ns - bare.mean_ns,
+                overhead_p50_ns: latency.p50_ns - bare.p50_ns,
+                vs_bare: latency.p50_ns / bare.p50_ns,
+                vs_floor: latency.p50_ns / floor.p50_ns,
             });
         }
     }
@@ -221,6 +289,7 @@ pub fn run(settings: &Settings) -> std::io::Result<OverheadReport> {
         per_invocation_sampled_ns,
         allocations_per_invocation,
         invocations,
+        floor_bytes,
     })
 }
 
@@ -277,7 +346,7 @@ mod tests {
             ..Work::default()
         };
         let expected = t.invoke(Mode::Bare, work);
-        for mode in Mode::ALL {
+        for &mode in Mode::ALL {
             assert_eq!(t.invoke(mode, work), expected, "{mode:?}");
         }
         let s = t.null.stats();
