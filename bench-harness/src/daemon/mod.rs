@@ -8,12 +8,19 @@
 //! would. Only accepted documents are reassembled into traces; every datagram (up to a limit)
 //! is kept with its verdict in [`FakeDaemon::documents`].
 //!
+//! OTLP datagrams (`T1S` / `T1U` and the base64 of an `ExportTraceServiceRequest`) are
+//! decoded and checked span by span instead (`otlp_*` in [`DaemonStats`]; invalid ones are
+//! rejected with reason `otlp`); their spans are counted per trace, not reassembled.
+//!
 //! Kernel drops are read from `/proc/net/udp` (see [`DaemonStats::kernel_drops`]). The socket
 //! keeps the default receive buffer, because std cannot set `SO_RCVBUF` and this crate uses no
 //! `unsafe`; raise `net.core.rmem_default` for load tests that report drops.
 
 mod kernel;
 mod listener;
+mod otlp;
+#[cfg(test)]
+mod otlp_tests;
 mod render;
 mod stats;
 #[cfg(test)]
@@ -137,6 +144,8 @@ impl FakeDaemon {
         stats.entities = state.traces.entities_seen;
         stats.entity_updates = state.traces.entity_updates;
         stats.foreign_attachments = state.traces.foreign_attachments().len() as u64;
+        stats.otlp_traces = state.otlp.trace_count();
+        stats.otlp_root_spans = state.otlp.roots();
         stats.kernel_drops = if self.is_running() {
             self.inode.and_then(SocketInode::drops)
         } else {
@@ -156,6 +165,18 @@ impl FakeDaemon {
     pub fn wait_for_received(&self, n: u64, timeout: Duration) -> bool {
         self.shared
             .wait_until(timeout, |s| s.stats.datagrams_received >= n)
+    }
+
+    /// Waits until `n` OTLP spans in total have been received in valid datagrams; false on
+    /// timeout.
+    pub fn wait_for_otlp_spans(&self, n: u64, timeout: Duration) -> bool {
+        self.shared.wait_until(timeout, |s| s.stats.otlp_spans >= n)
+    }
+
+    /// Distinct OTLP spans received per trace (trace id as 32 hex digits), since the last
+    /// [`FakeDaemon::clear`].
+    pub fn otlp_spans_per_trace(&self) -> std::collections::HashMap<String, usize> {
+        self.shared.lock().otlp.spans_per_trace()
     }
 
     /// Every datagram kept so far, in arrival order, with its verdict.
@@ -195,6 +216,7 @@ impl FakeDaemon {
         let mut state = self.shared.lock();
         state.documents.clear();
         state.traces.clear();
+        state.otlp.clear();
     }
 
     /// Stops the receive thread and closes the socket; returns within a few tens of
