@@ -28,6 +28,7 @@ mod tests;
 mod traces;
 
 pub use listener::ReceivedDocument;
+pub use otlp::OtlpSpan;
 pub use stats::{DaemonStats, EXAMPLE_BYTES, EXAMPLES_PER_REASON, RejectReason, RejectionExample};
 pub use traces::{Entity, EntityOrigin, ForeignAttachment, Trace};
 
@@ -177,6 +178,16 @@ impl FakeDaemon {
     /// [`FakeDaemon::clear`].
     pub fn otlp_spans_per_trace(&self) -> std::collections::HashMap<String, usize> {
         self.shared.lock().otlp.spans_per_trace()
+    }
+
+    /// The OTLP spans received for one trace, by its X-Ray id (`1-5759e988-bd86…`) or its
+    /// 32 hex digits, sorted by start time; `None` when none arrived.
+    pub fn otlp_trace(&self, trace_id: &str) -> Option<Vec<OtlpSpan>> {
+        let hex = match trace_id.strip_prefix("1-") {
+            Some(rest) => rest.replace('-', ""),
+            None => trace_id.to_owned(),
+        };
+        self.shared.lock().otlp.trace(&hex)
     }
 
     /// Every datagram kept so far, in arrival order, with its verdict.

@@ -20,13 +20,24 @@ pub(crate) enum Signal {
     Unsampled,
 }
 
-/// The fields of one span the daemon checks.
+/// The fields of one received span that the daemon checks or reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct OtlpSpan {
-    pub(crate) trace_id: [u8; 16],
-    pub(crate) span_id: [u8; 8],
-    /// `None` for a root span (empty `parent_span_id`).
-    pub(crate) parent_span_id: Option<[u8; 8]>,
+#[non_exhaustive]
+pub struct OtlpSpan {
+    /// `trace_id`.
+    pub trace_id: [u8; 16],
+    /// `span_id`.
+    pub span_id: [u8; 8],
+    /// `parent_span_id`; `None` when empty.
+    pub parent_span_id: Option<[u8; 8]>,
+    /// `start_time_unix_nano`.
+    pub start_unix_nano: u64,
+    /// `end_time_unix_nano`.
+    pub end_unix_nano: u64,
+    /// `status.code` is `STATUS_CODE_ERROR`.
+    pub error: bool,
+    /// The `faas.coldstart` attribute, when present and boolean.
+    pub cold_start: Option<bool>,
 }
 
 /// The body after the header line, when it starts with an OTLP signal prefix.
@@ -64,8 +75,15 @@ pub(crate) fn decode(body: &[u8]) -> Result<Vec<OtlpSpan>, String> {
 fn check_span(span: &[u8]) -> Result<OtlpSpan, String> {
     let (mut trace_id, mut span_id, mut parent, mut name) = (None, None, None, None);
     let (mut start, mut end) = (None, None);
+    let (mut error, mut cold_start) = (false, None);
     for field in Fields::new(span) {
         match field? {
+            (9, Value::Bytes(kv)) => {
+                if let Some(b) = cold_start_attribute(kv)? {
+                    cold_start = Some(b);
+                }
+            }
+            (15, Value::Bytes(status)) => error = status_is_error(status)?,
             (1, Value::Bytes(b)) => trace_id = Some(b),
             (2, Value::Bytes(b)) => span_id = Some(b),
             (4, Value::Bytes(b)) => parent = Some(b),
@@ -105,7 +123,44 @@ fn check_span(span: &[u8]) -> Result<OtlpSpan, String> {
         trace_id,
         span_id,
         parent_span_id,
+        start_unix_nano: start.unwrap_or_default(),
+        end_unix_nano: end.unwrap_or_default(),
+        error,
+        cold_start,
     })
+}
+
+/// `Some(value)` when the `KeyValue` is `faas.coldstart` with a boolean value.
+fn cold_start_attribute(kv: &[u8]) -> Result<Option<bool>, String> {
+    let (mut key, mut value) = (None, None);
+    for field in Fields::new(kv) {
+        match field.map_err(|e| format!("attribute: {e}"))? {
+            (1, Value::Bytes(k)) => key = Some(k),
+            (2, Value::Bytes(v)) => value = Some(v),
+            _ => {}
+        }
+    }
+    if key != Some(b"faas.coldstart".as_slice()) {
+        return Ok(None);
+    }
+    // AnyValue.bool_value = 2
+    for field in Fields::new(value.unwrap_or_default()) {
+        if let (2, Value::Varint(b)) = field.map_err(|e| format!("faas.coldstart: {e}"))? {
+            return Ok(Some(b != 0));
+        }
+    }
+    Ok(None)
+}
+
+/// `Status.code = 3` is `STATUS_CODE_ERROR` (2).
+fn status_is_error(status: &[u8]) -> Result<bool, String> {
+    let mut error = false;
+    for field in Fields::new(status) {
+        if let (3, Value::Varint(code)) = field.map_err(|e| format!("status: {e}"))? {
+            error = code == 2;
+        }
+    }
+    Ok(error)
 }
 
 /// The length-delimited occurrences of field `number` in `message`.
@@ -123,7 +178,7 @@ fn messages<'a>(message: &'a [u8], number: u32, what: &str) -> Result<Vec<&'a [u
 
 #[derive(Debug)]
 enum Value<'a> {
-    Varint,
+    Varint(u64),
     Fixed64(u64),
     Bytes(&'a [u8]),
     Fixed32,
@@ -176,10 +231,7 @@ impl<'a> Fields<'a> {
             return Err("field number 0".into());
         }
         let value = match key & 7 {
-            0 => {
-                self.varint()?;
-                Value::Varint
-            }
+            0 => Value::Varint(self.varint()?),
             1 => Value::Fixed64(u64::from_le_bytes(
                 self.take(8)?.try_into().map_err(|_| "short fixed64")?,
             )),
@@ -213,8 +265,8 @@ impl<'a> Iterator for Fields<'a> {
 /// The spans received, by trace, to count them and to check parent links.
 #[derive(Debug, Default)]
 pub(crate) struct OtlpTraces {
-    /// Trace id → span id → parent id.
-    traces: HashMap<[u8; 16], HashMap<[u8; 8], Option<[u8; 8]>>>,
+    /// Trace id → span id → the span as last received.
+    traces: HashMap<[u8; 16], HashMap<[u8; 8], OtlpSpan>>,
     /// Span id → the trace it was received in.
     owner: HashMap<[u8; 8], [u8; 16]>,
 }
@@ -255,7 +307,7 @@ impl OtlpTraces {
             self.traces
                 .entry(s.trace_id)
                 .or_default()
-                .insert(s.span_id, s.parent_span_id);
+                .insert(s.span_id, s.clone());
         }
     }
 
@@ -275,10 +327,19 @@ impl OtlpTraces {
             .map(|spans| {
                 spans
                     .values()
-                    .filter(|p| p.is_none_or(|p| !spans.contains_key(&p)))
+                    .filter(|s| s.parent_span_id.is_none_or(|p| !spans.contains_key(&p)))
                     .count() as u64
             })
             .sum()
+    }
+
+    /// The spans of one trace (id as 32 hex digits), parents before children where the
+    /// parent was received, otherwise by start time.
+    pub(crate) fn trace(&self, trace_hex: &str) -> Option<Vec<OtlpSpan>> {
+        let (_, spans) = self.traces.iter().find(|(t, _)| hex(*t) == trace_hex)?;
+        let mut out: Vec<OtlpSpan> = spans.values().cloned().collect();
+        out.sort_by_key(|s| (s.start_unix_nano, s.parent_span_id.is_some()));
+        Some(out)
     }
 
     pub(crate) fn trace_count(&self) -> u64 {

@@ -53,8 +53,10 @@ fn spans_from_the_real_emitter_decode_with_nothing_invalid() {
         },
     ];
     let mut expected = std::collections::HashMap::new();
+    let mut ids = Vec::new();
     for work in works {
         let trace_id = invoke_traced(&tracer, work);
+        ids.push((trace_id.clone(), work.fail));
         // `1-5759e988-bd86…` → `5759e988bd86…`
         expected.insert(trace_id[2..].replace('-', ""), work.entities());
     }
@@ -87,6 +89,18 @@ fn spans_from_the_real_emitter_decode_with_nothing_invalid() {
     want.sort();
     assert_eq!(got, want);
     assert!(daemon.documents().iter().all(ReceivedDocument::is_accepted));
+    let facade = 0x5399_5c3f_42cd_8ad8u64.to_be_bytes();
+    let mut cold = Vec::new();
+    for (trace_id, failed) in ids {
+        let spans = daemon.otlp_trace(&trace_id).unwrap();
+        let root = &spans[0];
+        assert_eq!(root.parent_span_id, Some(facade), "{trace_id}");
+        assert_eq!(root.error, failed, "{trace_id}");
+        cold.push(root.cold_start);
+        assert!(spans[1..].iter().all(|s| s.cold_start.is_none()));
+    }
+    // The tracer's first invocation is its cold start.
+    assert_eq!(cold, [Some(true), Some(false), Some(false), Some(false)]);
     assert!(stats.to_string().contains("OTLP"), "{stats}");
 }
 
@@ -172,7 +186,8 @@ fn request(spans: &[SpanParts<'_>]) -> Vec<u8> {
             fixed64_field(8, s.end),
         ]
         .concat();
-        span.extend(len_field(16 - 1, b"x")); // an unknown-to-the-reader field (`status`)
+        span.extend(len_field(15, &[3 << 3, 0])); // status UNSET
+        span.extend(len_field(3, b"k=v")); // trace_state, which the reader skips
         scope.extend(len_field(2, &span));
     }
     let resource_spans = len_field(2, &scope);
