@@ -130,10 +130,16 @@ fn run(args: &Args) -> Result<Report, String> {
     let daemon_stats = daemon.stats();
     let unaccounted = out.emission.as_ref().map_or(0, |e| e.unaccounted);
     let oversized = out.large_payloads.as_ref().map_or(0, |l| l.oversized);
-    let allocations = out
-        .overhead
-        .as_ref()
-        .and_then(|o| o.allocations_per_invocation);
+    // The worse of the two outputs: both must stay at zero.
+    let allocations = out.overhead.as_ref().and_then(|o| {
+        match (
+            o.allocations_per_invocation,
+            o.allocations_per_invocation_otlp,
+        ) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    });
     let mut report = Report {
         version: 1,
         generated_at: SystemTime::now()

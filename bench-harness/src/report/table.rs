@@ -36,16 +36,19 @@ pub fn render(r: &Report) -> String {
         }
         let _ = writeln!(
             s,
-            "  per captured call: sampled {:.0} ns (with send {:.0} ns), unsampled {:.1} ns, disabled {:.1} ns",
+            "  per captured call: sampled {:.0} ns (with send {:.0} ns, with OTLP send {:.0} ns), unsampled {:.1} ns, disabled {:.1} ns",
             o.per_call.sampled_ns,
             o.per_call.sampled_with_send_ns,
+            o.per_call.sampled_with_otlp_send_ns,
             o.per_call.unsampled_ns,
             o.per_call.disabled_ns
         );
         let _ = writeln!(
             s,
-            "  allocations per sampled invocation (steady state): {}",
+            "  allocations per sampled invocation (steady state): {}; with OTLP {}",
             o.allocations_per_invocation
+                .map_or_else(|| "not measured".to_owned(), |a| format!("{a}")),
+            o.allocations_per_invocation_otlp
                 .map_or_else(|| "not measured".to_owned(), |a| format!("{a}"))
         );
     }

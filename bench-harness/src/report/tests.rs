@@ -67,6 +67,7 @@ fn overhead(calls: &[u32]) -> OverheadReport {
         (Mode::Disabled, 1.8),
         (Mode::Sampled, 170.0),
         (Mode::SampledWithSend, 190.0),
+        (Mode::SampledWithOtlpSend, 240.0),
     ];
     let points = calls
         .iter()
@@ -83,11 +84,13 @@ fn overhead(calls: &[u32]) -> OverheadReport {
         per_call: PerCall {
             sampled_ns: 170.0,
             sampled_with_send_ns: 190.0,
+            sampled_with_otlp_send_ns: 240.0,
             unsampled_ns: 2.0,
             disabled_ns: 1.8,
         },
         per_invocation_sampled_ns: 60.0,
         allocations_per_invocation: Some(0.0),
+        allocations_per_invocation_otlp: Some(0.0),
         invocations: 5000,
     }
 }
@@ -297,10 +300,10 @@ fn a_full_report_has_its_charts_and_tables() {
     assert_eq!(charts_in(&page, "sampling"), 2, "one per rule set");
     assert_eq!(charts_in(&page, "large-payloads"), 0);
     assert_eq!(charts_in(&page, "concurrency"), 0);
-    // Every overhead point is in the table: 3 call counts by 5 modes.
+    // Every overhead point is in the table: 3 call counts by 6 modes.
     assert_eq!(
         section(&page, "overhead").matches("<tr").count(),
-        1 + 4 + 1 + 15
+        1 + 5 + 1 + 18
     );
     // The unbounded emission step comes last, labelled "max".
     let emission = section(&page, "emission");

@@ -1,5 +1,6 @@
 //! Overhead: what tracing adds to an invocation, against the bare handler, by number of
-//! captured calls and by mode (sampled, sampled with the UDP send, unsampled, disabled).
+//! captured calls and by mode (sampled, sampled with the UDP send of X-Ray documents or of
+//! OTLP spans, side by side, unsampled, disabled).
 //!
 //! Each invocation is the synthetic workload run the way `#[capture_lambda_handler]` runs it,
 //! around a tracer chosen per mode, polled on this thread without an executor so nothing but
@@ -14,7 +15,7 @@ use std::time::Instant;
 use serde::Serialize;
 use workloads::synthetic::{self, Work};
 use xray_core::__private::LambdaInvocation;
-use xray_core::{Config, Emitter, Tracer};
+use xray_core::{Config, Emitter, Output, OutputConfig, Tracer};
 
 use crate::alloc_count;
 use crate::stats::{Percentiles, Samples};
@@ -35,15 +36,19 @@ pub enum Mode {
     Sampled,
     /// Traced and sampled, with the real UDP send to a local socket.
     SampledWithSend,
+    /// The same with the OTLP output (`XRAY_RS_OUTPUT=otlp-udp`): `T1S` datagrams of
+    /// base64 protobuf spans instead of X-Ray documents.
+    SampledWithOtlpSend,
 }
 
 impl Mode {
-    const ALL: [Mode; 5] = [
+    const ALL: [Mode; 6] = [
         Mode::Bare,
         Mode::Unsampled,
         Mode::Disabled,
         Mode::Sampled,
         Mode::SampledWithSend,
+        Mode::SampledWithOtlpSend,
     ];
 }
 
@@ -70,6 +75,8 @@ pub struct PerCall {
     pub sampled_ns: f64,
     /// Sampled, with the send.
     pub sampled_with_send_ns: f64,
+    /// Sampled, with the OTLP send.
+    pub sampled_with_otlp_send_ns: f64,
     /// Unsampled.
     pub unsampled_ns: f64,
     /// Disabled.
@@ -90,6 +97,8 @@ pub struct OverheadReport {
     /// Allocations per sampled invocation with 10 captured calls, after warm-up; `None` when
     /// the counting allocator is not installed.
     pub allocations_per_invocation: Option<f64>,
+    /// The same with the OTLP output.
+    pub allocations_per_invocation_otlp: Option<f64>,
     /// Invocations timed in all.
     pub invocations: u64,
 }
@@ -101,8 +110,10 @@ const UNSAMPLED: &str =
 struct Tracers {
     null: Tracer,
     udp: Tracer,
+    otlp: Tracer,
     disabled: Tracer,
-    /// Receives the sampled-with-send datagrams; never read (the kernel drops what overflows).
+    /// Receives the sampled-with-send datagrams of both outputs; never read (the kernel drops
+    /// what overflows).
     _sink: UdpSocket,
 }
 
@@ -110,12 +121,19 @@ impl Tracers {
     fn new() -> std::io::Result<Tracers> {
         let sink = UdpSocket::bind("127.0.0.1:0")?;
         let limit = xray_core::DEFAULT_DATAGRAM_LIMIT;
+        let mut otlp = Config {
+            output: OutputConfig::new(Output::OtlpUdp),
+            ..Config::default()
+        };
+        otlp.daemon.udp = sink.local_addr()?;
+        let otlp_emitter = Emitter::for_config(&otlp);
         Ok(Tracers {
             null: Tracer::with_emitter(Config::default(), Emitter::null(limit)),
             udp: Tracer::with_emitter(
                 Config::default(),
                 Emitter::try_udp(sink.local_addr()?, limit)?,
             ),
+            otlp: Tracer::with_emitter(otlp, otlp_emitter),
             disabled: Tracer::new(Config {
                 disabled: true,
                 ..Config::default()
@@ -132,6 +150,7 @@ impl Tracers {
             Mode::Disabled => (&self.disabled, SAMPLED),
             Mode::Sampled => (&self.null, SAMPLED),
             Mode::SampledWithSend => (&self.udp, SAMPLED),
+            Mode::SampledWithOtlpSend => (&self.otlp, SAMPLED),
         };
         let mut invocation = LambdaInvocation::begin_with(tracer, Some(header), &HANDLER);
         let out = block_on(invocation.instrument(synthetic::run(work)));
@@ -207,6 +226,7 @@ pub fn run(settings: &Settings) -> std::io::Result<OverheadReport> {
     let per_call = PerCall {
         sampled_ns: slope(Mode::Sampled),
         sampled_with_send_ns: slope(Mode::SampledWithSend),
+        sampled_with_otlp_send_ns: slope(Mode::SampledWithOtlpSend),
         unsampled_ns: slope(Mode::Unsampled),
         disabled_ns: slope(Mode::Disabled),
     };
@@ -214,19 +234,21 @@ pub fn run(settings: &Settings) -> std::io::Result<OverheadReport> {
         .iter()
         .find(|p| p.mode == Mode::Sampled && p.calls == 0)
         .map_or(0.0, |p| p.overhead_p50_ns);
-    let allocations_per_invocation = allocations(&tracers);
+    let allocations_per_invocation = allocations(&tracers, Mode::SampledWithSend);
+    let allocations_per_invocation_otlp = allocations(&tracers, Mode::SampledWithOtlpSend);
     Ok(OverheadReport {
         calls,
         points,
         per_call,
         per_invocation_sampled_ns,
         allocations_per_invocation,
+        allocations_per_invocation_otlp,
         invocations,
     })
 }
 
-/// Allocations per sampled invocation of 10 captured calls, after warm-up.
-fn allocations(tracers: &Tracers) -> Option<f64> {
+/// Allocations per sampled invocation of 10 captured calls in `mode`, after warm-up.
+fn allocations(tracers: &Tracers, mode: Mode) -> Option<f64> {
     const RUNS: u32 = 1000;
     if !alloc_count::installed() {
         return None;
@@ -236,11 +258,11 @@ fn allocations(tracers: &Tracers) -> Option<f64> {
         ..Work::default()
     };
     for _ in 0..100 {
-        tracers.invoke(Mode::SampledWithSend, work);
+        tracers.invoke(mode, work);
     }
     let ((), n) = alloc_count::count(|| {
         for _ in 0..RUNS {
-            tracers.invoke(Mode::SampledWithSend, work);
+            tracers.invoke(mode, work);
         }
     });
     Some(n as f64 / f64::from(RUNS))
@@ -286,5 +308,8 @@ mod tests {
         assert_eq!(s.invocations_unsampled, 1);
         assert_eq!(s.emitter.datagrams_sent, 1);
         assert_eq!(t.disabled.stats().emitter.datagrams_sent, 0);
+        let otlp = t.otlp.stats().emitter;
+        assert_eq!(otlp.datagrams_sent, 1);
+        assert!(otlp.bytes_sent > 0);
     }
 }
