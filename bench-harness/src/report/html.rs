@@ -786,7 +786,7 @@ fn concurrency(out: &mut String, c: Option<&ConcurrencyReport>) {
         .iter()
         .map(|r| {
             let mut cells = vec![
-                Cell::text(&r.function),
+                Cell::text(&format!("{} ({})", r.function, r.output)),
                 Cell::num(&count(u64::from(r.concurrency))),
             ];
             if let Some(why) = &r.skipped {

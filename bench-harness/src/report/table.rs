@@ -128,8 +128,9 @@ pub fn render(r: &Report) -> String {
                 None => {
                     let _ = writeln!(
                         s,
-                        "  {:<28} x{:<3} {:>4}/{:<4} answered ({} errors), {:>4} traces complete, {} foreign, {} cold, {:.0} inv/s, up to {} in flight",
+                        "  {:<28} {:<8} x{:<3} {:>4}/{:<4} answered ({} errors), {:>4} traces complete, {} foreign, {} cold, {:.0} inv/s, up to {} in flight",
                         run.function,
+                        run.output,
                         run.concurrency,
                         run.completed,
                         run.invocations,

@@ -188,6 +188,7 @@ fn large_payloads() -> LargePayloadReport {
 fn concurrency() -> ConcurrencyReport {
     let run = Run {
         function: "synthetic (in-process)".to_owned(),
+        output: "xray-udp".to_owned(),
         concurrency: 8,
         invocations: 48,
         completed: 48,
