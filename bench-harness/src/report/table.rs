@@ -19,13 +19,13 @@ pub fn render(r: &Report) -> String {
         );
         let _ = writeln!(
             s,
-            "  {:<18} {:>6} {:>12} {:>12} {:>12} {:>12}",
+            "  {:<20} {:>6} {:>12} {:>12} {:>12} {:>12}",
             "mode", "calls", "mean ns", "p50 ns", "p99 ns", "p99.9 ns"
         );
         for p in &o.points {
             let _ = writeln!(
                 s,
-                "  {:<18} {:>6} {:>12.0} {:>12.0} {:>12.0} {:>12.0}",
+                "  {:<20} {:>6} {:>12.0} {:>12.0} {:>12.0} {:>12.0}",
                 format!("{:?}", p.mode),
                 p.calls,
                 p.latency.mean_ns,
