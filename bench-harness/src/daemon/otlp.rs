@@ -336,9 +336,9 @@ impl OtlpTraces {
     /// The spans of one trace (id as 32 hex digits), parents before children where the
     /// parent was received, otherwise by start time.
     pub(crate) fn trace(&self, trace_hex: &str) -> Option<Vec<OtlpSpan>> {
-        let (_, spans) = self.traces.iter().find(|(t, _)| hex(*t) == trace_hex)?;
+        let spans = self.traces.get(&trace_id_from_hex(trace_hex)?)?;
         let mut out: Vec<OtlpSpan> = spans.values().cloned().collect();
-        out.sort_by_key(|s| (s.start_unix_nano, s.parent_span_id.is_some()));
+        out.sort_by_key(|s| (s.start_unix_nano, s.parent_span_id.is_some(), s.span_id));
         Some(out)
     }
 
@@ -353,5 +353,15 @@ impl OtlpTraces {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// 32 hex digits → 16 bytes.
+fn trace_id_from_hex(hex: &str) -> Option<[u8; 16]> {
+    let value = u128::from_str_radix(hex, 16).ok()?;
+    (hex.len() == 32).then(|| value.to_be_bytes())
 }
