@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use xray_core::Output;
+
 /// The scenarios, in the order they run.
 pub const SCENARIOS: [&str; 6] = [
     "overhead",
@@ -26,6 +28,8 @@ pub struct Args {
     pub json: Option<PathBuf>,
     /// A local sampling rules file.
     pub sampling_rules: Option<PathBuf>,
+    /// The tracer's output in the concurrency scenario (`--output`).
+    pub output: Output,
     /// Print only the summary.
     pub quiet: bool,
     /// `--help`.
@@ -35,7 +39,7 @@ pub struct Args {
 /// The usage text.
 pub const USAGE: &str = "\
 usage: bench-harness [--quick] [--scenario NAME] [--duration SECS] [--json PATH]
-                     [--sampling-rules FILE] [--quiet]
+                     [--sampling-rules FILE] [--output xray-udp|otlp-udp] [--quiet]
 
 Runs the load tests against an embedded fake X-Ray daemon on 127.0.0.1 and writes
 target/xray-report/report.json and report.html.
@@ -46,6 +50,9 @@ target/xray-report/report.json and report.html.
   --duration SECS       time budget of each timed scenario (default 4 quick, 20 full)
   --json PATH           where to write the JSON report (the HTML goes next to it)
   --sampling-rules FILE a local sampling rules file (version 1 or 2) for the sampling scenario
+  --output OUTPUT       what the concurrency scenario's functions send: xray-udp (X-Ray
+                        documents, the default) or otlp-udp (T1S OTLP spans); the overhead
+                        scenario always times both side by side
   --quiet               no progress lines, only the summary
 
 Exits with status 1 when the report shows invalid documents, unaccounted losses, oversized
@@ -59,6 +66,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
         duration: None,
         json: None,
         sampling_rules: None,
+        output: Output::XrayUdp,
         quiet: false,
         help: false,
     };
@@ -105,6 +113,15 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
                 let v = PathBuf::from(value("--sampling-rules")?);
                 out.sampling_rules = Some(v);
             }
+            "--output" => {
+                out.output = match value("--output")?.to_ascii_lowercase().as_str() {
+                    "xray-udp" => Output::XrayUdp,
+                    "otlp-udp" => Output::OtlpUdp,
+                    v => {
+                        return Err(format!("`--output {v}`: expected xray-udp or otlp-udp"));
+                    }
+                };
+            }
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -143,6 +160,8 @@ mod tests {
         assert_eq!(a.json, Some(PathBuf::from("r.json")));
         assert!(a.runs("emission") && !a.runs("overhead"));
         assert!(p(&[]).unwrap().runs("overhead"));
+        assert_eq!(p(&[]).unwrap().output, Output::XrayUdp);
+        assert_eq!(p(&["--output=OTLP-UDP"]).unwrap().output, Output::OtlpUdp);
     }
 
     #[test]
@@ -164,5 +183,10 @@ mod tests {
                 .contains("more than 0")
         );
         assert_eq!(p(&["--json"]).unwrap_err(), "`--json` needs a value");
+        assert!(
+            p(&["--output", "otlp-http"])
+                .unwrap_err()
+                .contains("expected xray-udp or otlp-udp")
+        );
     }
 }

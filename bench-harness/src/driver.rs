@@ -102,11 +102,13 @@ pub struct ChildFunction {
 }
 
 impl ChildFunction {
-    /// Starts `binary` against `api`, sending segments to `daemon`.
+    /// Starts `binary` against `api`, sending segments (or OTLP spans, as `output` says) to
+    /// `daemon`.
     pub fn start(
         binary: &Path,
         api: &RuntimeApi,
         daemon: std::net::SocketAddr,
+        output: &xray_core::Output,
         concurrency: u32,
     ) -> std::io::Result<ChildFunction> {
         let mut cmd = Command::new(binary);
@@ -115,6 +117,7 @@ impl ChildFunction {
         }
         let child = cmd
             .env("AWS_XRAY_DAEMON_ADDRESS", daemon.to_string())
+            .env("XRAY_RS_OUTPUT", crate::scenarios::output_name(output))
             .env("POWERTOOLS_SERVICE_NAME", "register-user")
             .env("LAMBDA_TASK_ROOT", "/var/task")
             .env_remove("_X_AMZN_TRACE_ID")

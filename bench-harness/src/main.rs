@@ -73,7 +73,7 @@ fn run(args: &Args) -> Result<Report, String> {
     })
     .map_err(|e| format!("cannot start the fake daemon: {e}"))?;
     // Handlers written with the macros use the global tracer: point it at the daemon.
-    let _ = xray_core::set_global(scenarios::daemon_tracer(&daemon));
+    let _ = xray_core::set_global(scenarios::daemon_tracer_with(&daemon, args.output.clone()));
 
     let settings = Settings {
         quick: args.quick,
@@ -84,6 +84,7 @@ fn run(args: &Args) -> Result<Report, String> {
         }),
         sampling_rules: args.sampling_rules.clone(),
         verbose: !args.quiet,
+        output: args.output.clone(),
     };
     let mut out = Scenarios::default();
     let mut timings = std::collections::BTreeMap::new();
@@ -137,10 +138,16 @@ fn run(args: &Args) -> Result<Report, String> {
     let daemon_stats = daemon.stats();
     let unaccounted = out.emission.as_ref().map_or(0, |e| e.unaccounted);
     let oversized = out.large_payloads.as_ref().map_or(0, |l| l.oversized);
-    let allocations = out
-        .overhead
-        .as_ref()
-        .and_then(|o| o.allocations_per_invocation);
+    // The worse of the two outputs: both must stay at zero.
+    let allocations = out.overhead.as_ref().and_then(|o| {
+        match (
+            o.allocations_per_invocation,
+            o.allocations_per_invocation_otlp,
+        ) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    });
     let mut report = Report {
         version: 1,
         generated_at: SystemTime::now()
@@ -170,6 +177,7 @@ fn run(args: &Args) -> Result<Report, String> {
 fn child_run(settings: &Settings, daemon: &FakeDaemon) -> concurrency::Run {
     let skipped = |why: String| concurrency::Run {
         function: "register-user (child process)".to_owned(),
+        output: scenarios::output_name(&settings.output).to_owned(),
         concurrency: 4,
         invocations: 0,
         completed: 0,
@@ -191,10 +199,11 @@ fn child_run(settings: &Settings, daemon: &FakeDaemon) -> concurrency::Run {
         Ok(a) => a,
         Err(e) => return skipped(format!("cannot start a Runtime API: {e}")),
     };
-    let _child = match driver::ChildFunction::start(&binary, &api, daemon.addr(), 4) {
-        Ok(c) => c,
-        Err(e) => return skipped(format!("cannot start {}: {e}", binary.display())),
-    };
+    let _child =
+        match driver::ChildFunction::start(&binary, &api, daemon.addr(), &settings.output, 4) {
+            Ok(c) => c,
+            Err(e) => return skipped(format!("cannot start {}: {e}", binary.display())),
+        };
     let n = if settings.quick { 24 } else { 120 };
     concurrency::drive(
         settings,

@@ -10,6 +10,7 @@ use serde_json::Value;
 use xray_core::validate::{MAX_DATAGRAM_BYTES, Report, Validator};
 
 use super::kernel::SocketInode;
+use super::otlp::{self, OtlpTraces, Signal};
 use super::stats::{DaemonStats, RejectReason};
 use super::traces::TraceStore;
 
@@ -52,6 +53,8 @@ pub(crate) struct State {
     pub(crate) documents: Vec<ReceivedDocument>,
     pub(crate) keep_documents: usize,
     pub(crate) traces: TraceStore,
+    /// The OTLP spans received, by trace.
+    pub(crate) otlp: OtlpTraces,
     /// The drop counter read as the socket closed, for stats asked after shutdown.
     pub(crate) final_kernel_drops: Option<u64>,
 }
@@ -122,6 +125,10 @@ pub(crate) fn run(socket: &UdpSocket, shared: &Shared, inode: Option<SocketInode
 
 /// Validates one datagram (outside the lock) and records the outcome.
 fn record(shared: &Shared, validator: &Validator, seq: u64, from: SocketAddr, datagram: &[u8]) {
+    if let Some((header, body, signal)) = otlp_parts(datagram) {
+        record_otlp(shared, seq, from, datagram, (header, body, signal));
+        return;
+    }
     let (document, report, error) = match validator.check_datagram(datagram) {
         Ok((doc, report)) => (Some(doc), Some(report), None),
         Err(e) => (None, None, Some((RejectReason::of(&e), e.to_string()))),
@@ -168,6 +175,82 @@ fn record(shared: &Shared, validator: &Validator, seq: u64, from: SocketAddr, da
     }
     drop(state);
     shared.changed.notify_all();
+}
+
+/// The header line, the body and its signal, when the body starts with `T1S` or `T1U`.
+fn otlp_parts(datagram: &[u8]) -> Option<(&[u8], &[u8], Signal)> {
+    let newline = datagram.iter().position(|&b| b == b'\n')?;
+    let body = &datagram[newline + 1..];
+    Some((&datagram[..newline], body, otlp::signal_of(body)?))
+}
+
+/// Decodes and checks an OTLP datagram (outside the lock, except the parent links) and
+/// records the outcome.
+fn record_otlp(
+    shared: &Shared,
+    seq: u64,
+    from: SocketAddr,
+    datagram: &[u8],
+    (header, body, signal): (&[u8], &[u8], Signal),
+) {
+    let decoded = if datagram.len() > MAX_DATAGRAM_BYTES {
+        Err(format!(
+            "{} bytes, over the daemon's buffer",
+            datagram.len()
+        ))
+    } else if !header_ok(header) {
+        Err("the header line is not {\"format\":\"json\",\"version\":1}".to_owned())
+    } else {
+        otlp::decode(body)
+    };
+    let mut state = shared.lock();
+    let checked = decoded.and_then(|spans| {
+        state.otlp.check(&spans)?;
+        Ok(spans)
+    });
+    let stats = &mut state.stats;
+    stats.datagrams_received += 1;
+    stats.bytes_received += datagram.len() as u64;
+    stats.largest_datagram = stats.largest_datagram.max(datagram.len() as u64);
+    stats.otlp_datagrams += 1;
+    if signal == Signal::Unsampled {
+        stats.otlp_unsampled_datagrams += 1;
+    }
+    let error = match checked {
+        Ok(spans) => {
+            stats.otlp_spans += spans.len() as u64;
+            state.otlp.add(&spans);
+            None
+        }
+        Err(message) => {
+            stats.otlp_invalid += 1;
+            stats.record_rejection(RejectReason::Otlp, seq, datagram, &cut(&message));
+            Some(message)
+        }
+    };
+    if state.documents.len() < state.keep_documents {
+        state.documents.push(ReceivedDocument {
+            seq,
+            from,
+            datagram: datagram.to_vec(),
+            document: None,
+            report: None,
+            rejected: error.is_some().then_some(RejectReason::Otlp),
+            error,
+        });
+    } else {
+        state.stats.documents_not_kept += 1;
+    }
+    drop(state);
+    shared.changed.notify_all();
+}
+
+/// `{"format":"json","version":1}` in any JSON spelling.
+fn header_ok(header: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(header).is_ok_and(|h| {
+        h.get("format").and_then(Value::as_str) == Some("json")
+            && h.get("version").and_then(Value::as_u64) == Some(1)
+    })
 }
 
 /// At most [`MAX_EXAMPLE_MESSAGE`] bytes of `message`, cut at a character boundary.

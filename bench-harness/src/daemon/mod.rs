@@ -8,12 +8,19 @@
 //! would. Only accepted documents are reassembled into traces; every datagram (up to a limit)
 //! is kept with its verdict in [`FakeDaemon::documents`].
 //!
+//! OTLP datagrams (`T1S` / `T1U` and the base64 of an `ExportTraceServiceRequest`) are
+//! decoded and checked span by span instead (`otlp_*` in [`DaemonStats`]; invalid ones are
+//! rejected with reason `otlp`); their spans are counted per trace, not reassembled.
+//!
 //! Kernel drops are read from `/proc/net/udp` (see [`DaemonStats::kernel_drops`]). The socket
 //! keeps the default receive buffer, because std cannot set `SO_RCVBUF` and this crate uses no
 //! `unsafe`; raise `net.core.rmem_default` for load tests that report drops.
 
 mod kernel;
 mod listener;
+mod otlp;
+#[cfg(test)]
+mod otlp_tests;
 mod render;
 mod stats;
 #[cfg(test)]
@@ -21,6 +28,7 @@ mod tests;
 mod traces;
 
 pub use listener::ReceivedDocument;
+pub use otlp::OtlpSpan;
 pub use stats::{DaemonStats, EXAMPLE_BYTES, EXAMPLES_PER_REASON, RejectReason, RejectionExample};
 pub(crate) use traces::by_start;
 pub use traces::{Entity, EntityOrigin, ForeignAttachment, Trace};
@@ -143,6 +151,8 @@ impl FakeDaemon {
         stats.entity_updates = state.traces.entity_updates;
         stats.foreign_attachments = state.traces.foreign_attachments().len() as u64;
         stats.traces_evicted = state.traces.traces_evicted;
+        stats.otlp_traces = state.otlp.trace_count();
+        stats.otlp_root_spans = state.otlp.roots();
         stats.kernel_drops = if self.is_running() {
             self.inode.and_then(SocketInode::drops)
         } else {
@@ -162,6 +172,28 @@ impl FakeDaemon {
     pub fn wait_for_received(&self, n: u64, timeout: Duration) -> bool {
         self.shared
             .wait_until(timeout, |s| s.stats.datagrams_received >= n)
+    }
+
+    /// Waits until `n` OTLP spans in total have been received in valid datagrams; false on
+    /// timeout.
+    pub fn wait_for_otlp_spans(&self, n: u64, timeout: Duration) -> bool {
+        self.shared.wait_until(timeout, |s| s.stats.otlp_spans >= n)
+    }
+
+    /// Distinct OTLP spans received per trace (trace id as 32 hex digits), since the last
+    /// [`FakeDaemon::clear`].
+    pub fn otlp_spans_per_trace(&self) -> std::collections::HashMap<String, usize> {
+        self.shared.lock().otlp.spans_per_trace()
+    }
+
+    /// The OTLP spans received for one trace, by its X-Ray id (`1-5759e988-bd86…`) or its
+    /// 32 hex digits, sorted by start time; `None` when none arrived.
+    pub fn otlp_trace(&self, trace_id: &str) -> Option<Vec<OtlpSpan>> {
+        let hex = match trace_id.strip_prefix("1-") {
+            Some(rest) => rest.replace('-', ""),
+            None => trace_id.to_owned(),
+        };
+        self.shared.lock().otlp.trace(&hex)
     }
 
     /// Every datagram kept so far, in arrival order, with its verdict.
@@ -206,6 +238,7 @@ impl FakeDaemon {
         let mut state = self.shared.lock();
         state.documents.clear();
         state.traces.clear();
+        state.otlp.clear();
     }
 
     /// Stops the receive thread and closes the socket; returns within a few tens of

@@ -29,17 +29,21 @@ pub enum RejectReason {
     Schema,
     /// The document passes the schema but breaks a documented rule.
     Rules,
+    /// A `T1S` / `T1U` datagram whose OTLP request does not decode or whose spans break the
+    /// checks (ids, name, times, parent links).
+    Otlp,
 }
 
 impl RejectReason {
     /// Every reason, in order.
-    pub const ALL: [RejectReason; 6] = [
+    pub const ALL: [RejectReason; 7] = [
         RejectReason::TooLarge,
         RejectReason::MissingSegment,
         RejectReason::Header,
         RejectReason::BodyJson,
         RejectReason::Schema,
         RejectReason::Rules,
+        RejectReason::Otlp,
     ];
 
     /// The reason for a datagram the validator refused outright.
@@ -63,6 +67,7 @@ impl RejectReason {
             RejectReason::BodyJson => "body_json",
             RejectReason::Schema => "schema",
             RejectReason::Rules => "rules",
+            RejectReason::Otlp => "otlp",
         }
     }
 }
@@ -123,6 +128,19 @@ pub struct DaemonStats {
     pub foreign_attachments: u64,
     /// Traces dropped, oldest first, to stay within [`DaemonOptions::max_traces`](super::DaemonOptions::max_traces).
     pub traces_evicted: u64,
+    /// OTLP datagrams (`T1S` or `T1U`) received, valid or not.
+    pub otlp_datagrams: u64,
+    /// Of those, `T1U` (unsampled) ones.
+    pub otlp_unsampled_datagrams: u64,
+    /// Spans in the valid OTLP datagrams.
+    pub otlp_spans: u64,
+    /// OTLP datagrams rejected (also counted in `rejected`, reason `otlp`).
+    pub otlp_invalid: u64,
+    /// Distinct traces among the OTLP spans (counted since the last clear).
+    pub otlp_traces: u64,
+    /// OTLP spans whose parent is absent or was not received in their trace (one per
+    /// complete invocation: the handler's span, whose parent is upstream).
+    pub otlp_root_spans: u64,
 }
 
 impl DaemonStats {
@@ -170,6 +188,13 @@ impl fmt::Display for DaemonStats {
             write!(f, " ({})", parts.join(", "))?;
         }
         write!(f, "; {} traces, {} entities", self.traces, self.entities)?;
+        if self.otlp_datagrams > 0 {
+            write!(
+                f,
+                "; OTLP {} datagrams, {} spans in {} traces, {} invalid",
+                self.otlp_datagrams, self.otlp_spans, self.otlp_traces, self.otlp_invalid
+            )?;
+        }
         if self.foreign_attachments > 0 {
             write!(f, ", {} foreign attachments", self.foreign_attachments)?;
         }

@@ -82,6 +82,7 @@ fn mode_style(mode: Mode) -> (&'static str, &'static str) {
         Mode::TracingRegistry => ("tracing + registry", "#db2777"),
         #[cfg(feature = "peers")]
         Mode::OtelXray => ("OpenTelemetry + X-Ray exporter", "#ea580c"),
+        Mode::SampledWithOtlpSend => ("sampled + OTLP send", "#db2777"),
     }
 }
 
@@ -384,6 +385,14 @@ fn overhead(out: &mut String, o: Option<&OverheadReport>) {
             (
                 false,
                 vec![
+                    Cell::text("sampled + OTLP send"),
+                    Cell::num(&ns(o.per_call.sampled_with_otlp_send_ns)),
+                    Cell::num(&fixed_cost(o, Mode::SampledWithOtlpSend)),
+                ],
+            ),
+            (
+                false,
+                vec![
                     Cell::text("unsampled"),
                     Cell::num(&ns(o.per_call.unsampled_ns)),
                     Cell::num(&fixed_cost(o, Mode::Unsampled)),
@@ -399,16 +408,23 @@ fn overhead(out: &mut String, o: Option<&OverheadReport>) {
             ),
         ],
     );
+    let verdict = |a: Option<f64>| match a {
+        Some(a) if a > 0.0 => "bad",
+        Some(_) => "ok",
+        None => "muted",
+    };
+    let otlp_allocations = o.allocations_per_invocation_otlp.map_or_else(
+        || "not measured".to_owned(),
+        |a| thousands(a, decimals_needed(a)),
+    );
     let _ = write!(
         out,
         "<p>Allocations per sampled invocation with 10 captured calls, after warm-up: \
-         <b class=\"{}\">{}</b>.</p>",
-        match o.allocations_per_invocation {
-            Some(a) if a > 0.0 => "bad",
-            Some(_) => "ok",
-            None => "muted",
-        },
-        escape(&allocations)
+         <b class=\"{}\">{}</b> (X-Ray), <b class=\"{}\">{}</b> (OTLP).</p>",
+        verdict(o.allocations_per_invocation),
+        escape(&allocations),
+        verdict(o.allocations_per_invocation_otlp),
+        escape(&otlp_allocations)
     );
 
     out.push_str("<h3>Every point</h3>");
@@ -767,7 +783,7 @@ fn concurrency(out: &mut String, c: Option<&ConcurrencyReport>) {
         .iter()
         .map(|r| {
             let mut cells = vec![
-                Cell::text(&r.function),
+                Cell::text(&format!("{} ({})", r.function, r.output)),
                 Cell::num(&count(u64::from(r.concurrency))),
             ];
             if let Some(why) = &r.skipped {

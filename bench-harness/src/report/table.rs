@@ -20,13 +20,13 @@ pub fn render(r: &Report) -> String {
         );
         let _ = writeln!(
             s,
-            "  {:<18} {:>6} {:>12} {:>12} {:>12} {:>12} {:>8} {:>8}",
+            "  {:<20} {:>6} {:>12} {:>12} {:>12} {:>12} {:>8} {:>8}",
             "mode", "calls", "p50 ns", "mean ns", "p99 ns", "p99.9 ns", "x bare", "x floor"
         );
         for p in &o.points {
             let _ = writeln!(
                 s,
-                "  {:<18} {:>6} {:>12.0} {:>12.0} {:>12.0} {:>12.0} {:>8.2} {:>8.2}",
+                "  {:<20} {:>6} {:>12.0} {:>12.0} {:>12.0} {:>12.0} {:>8.2} {:>8.2}",
                 format!("{:?}", p.mode),
                 p.calls,
                 p.latency.p50_ns,
@@ -49,16 +49,19 @@ pub fn render(r: &Report) -> String {
         );
         let _ = writeln!(
             s,
-            "  per captured call: sampled {:.0} ns (with send {:.0} ns), unsampled {:.1} ns, disabled {:.1} ns",
+            "  per captured call: sampled {:.0} ns (with send {:.0} ns, with OTLP send {:.0} ns), unsampled {:.1} ns, disabled {:.1} ns",
             o.per_call.sampled_ns,
             o.per_call.sampled_with_send_ns,
+            o.per_call.sampled_with_otlp_send_ns,
             o.per_call.unsampled_ns,
             o.per_call.disabled_ns
         );
         let _ = writeln!(
             s,
-            "  allocations per sampled invocation (steady state): {}",
+            "  allocations per sampled invocation (steady state): {}; with OTLP {}",
             o.allocations_per_invocation
+                .map_or_else(|| "not measured".to_owned(), |a| format!("{a}")),
+            o.allocations_per_invocation_otlp
                 .map_or_else(|| "not measured".to_owned(), |a| format!("{a}"))
         );
     }
@@ -138,8 +141,9 @@ pub fn render(r: &Report) -> String {
                 None => {
                     let _ = writeln!(
                         s,
-                        "  {:<28} x{:<3} {:>4}/{:<4} answered ({} errors), {:>4} traces complete, {} foreign, {} cold, {:.0} inv/s, up to {} in flight",
+                        "  {:<28} {:<8} x{:<3} {:>4}/{:<4} answered ({} errors), {:>4} traces complete, {} foreign, {} cold, {:.0} inv/s, up to {} in flight",
                         run.function,
+                        run.output,
                         run.concurrency,
                         run.completed,
                         run.invocations,

@@ -72,6 +72,7 @@ fn overhead(calls: &[u32]) -> OverheadReport {
         (Mode::Sampled, 170.0),
         (Mode::SampledWithSend, 190.0),
         (Mode::TracingRegistry, 120.0),
+        (Mode::SampledWithOtlpSend, 240.0),
     ];
     let points = calls
         .iter()
@@ -88,11 +89,13 @@ fn overhead(calls: &[u32]) -> OverheadReport {
         per_call: PerCall {
             sampled_ns: 170.0,
             sampled_with_send_ns: 190.0,
+            sampled_with_otlp_send_ns: 240.0,
             unsampled_ns: 2.0,
             disabled_ns: 1.8,
         },
         per_invocation_sampled_ns: 60.0,
         allocations_per_invocation: Some(0.0),
+        allocations_per_invocation_otlp: Some(0.0),
         invocations: 5000,
         floor_bytes: calls.iter().map(|&n| (n, 200 + 90 * n as usize)).collect(),
     }
@@ -191,6 +194,7 @@ fn large_payloads() -> LargePayloadReport {
 fn concurrency() -> ConcurrencyReport {
     let run = Run {
         function: "synthetic (in-process)".to_owned(),
+        output: "xray-udp".to_owned(),
         concurrency: 8,
         invocations: 48,
         completed: 48,
@@ -304,11 +308,11 @@ fn a_full_report_has_its_charts_and_tables() {
     assert_eq!(charts_in(&page, "sampling"), 2, "one per rule set");
     assert_eq!(charts_in(&page, "large-payloads"), 0);
     assert_eq!(charts_in(&page, "concurrency"), 0);
-    // Every overhead point is in the table (3 call counts by 7 modes), and every mode in the
+    // Every overhead point is in the table (3 call counts by 8 modes), and every mode in the
     // side-by-side table.
     assert_eq!(
         section(&page, "overhead").matches("<tr").count(),
-        1 + 4 + 1 + 7 + 1 + 21
+        1 + 5 + 1 + 8 + 1 + 24
     );
     assert!(section(&page, "overhead").contains("tracing + registry"));
     // The unbounded emission step comes last, labelled "max".

@@ -125,7 +125,7 @@ fn start_once(binary: &Path, daemon: &FakeDaemon) -> Result<(f64, f64), String> 
         payload: br#"{"user_id":"u-1","email":"a@example.com"}"#.to_vec(),
     });
     let start = Instant::now();
-    let child = ChildFunction::start(binary, &api, daemon.addr(), 1)
+    let child = ChildFunction::start(binary, &api, daemon.addr(), &xray_core::Output::XrayUdp, 1)
         .map_err(|e| format!("cannot start: {e}"))?;
     // The invocation is handed out as the function's first `/next` arrives.
     while api.stats().dispatched == 0 {

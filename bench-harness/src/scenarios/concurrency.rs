@@ -1,23 +1,30 @@
 //! Concurrency: many invocations in flight in one process, through the real `lambda_runtime`
 //! loop (`run_concurrent`), in-process and with the `register-user` binary as a subprocess.
 //! Every subsegment must land in its own invocation's trace, under the right parent.
+//!
+//! With `--output otlp-udp` the functions send OTLP spans instead; the same checks run on the
+//! spans the daemon decoded (a span whose parent was received in another trace makes its
+//! datagram invalid there, so it counts as an invalid document rather than as a foreign
+//! attachment).
 
 use std::time::Duration;
 
 use serde::Serialize;
 use workloads::synthetic::Work;
-use xray_core::TraceId;
+use xray_core::{Output, TraceId};
 
 use crate::daemon::FakeDaemon;
 use crate::runtime_api::{Outcome, RuntimeApi};
 
-use super::Settings;
+use super::{Settings, output_name};
 
 /// One run of the runtime loop.
 #[derive(Debug, Clone, Serialize)]
 pub struct Run {
     /// Which function ran.
     pub function: String,
+    /// What it sent: `xray-udp` or `otlp-udp`.
+    pub output: String,
     /// `AWS_LAMBDA_MAX_CONCURRENCY`.
     pub concurrency: u32,
     /// Invocations sent.
@@ -87,14 +94,40 @@ pub fn drive(
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let expected_docs: u64 = sent.len() as u64;
-    daemon.wait_for(before.accepted + expected_docs, Duration::from_secs(10));
+    let otlp = settings.output == Output::OtlpUdp;
+    if otlp {
+        let spans: usize = sent.iter().map(|(_, _, n)| n).sum();
+        daemon.wait_for_otlp_spans(before.otlp_spans + spans as u64, Duration::from_secs(10));
+    } else {
+        let expected_docs: u64 = sent.len() as u64;
+        daemon.wait_for(before.accepted + expected_docs, Duration::from_secs(10));
+    }
     let mut complete = 0;
     let mut orphans = 0;
     let mut cold_starts = 0;
     let mut faults = 0;
     let mut spans = Vec::new();
+    let facade = u64::from_str_radix(FACADE, 16).map_or([0; 8], u64::to_be_bytes);
     for (_, root, entities) in &sent {
+        if otlp {
+            let Some(t) = daemon.otlp_trace(root) else {
+                continue;
+            };
+            complete += usize::from(t.len() == *entities);
+            let ids: Vec<[u8; 8]> = t.iter().map(|s| s.span_id).collect();
+            orphans += t
+                .iter()
+                .filter_map(|s| s.parent_span_id)
+                .filter(|p| *p != facade && !ids.contains(p))
+                .count();
+            // The handler's span: the one whose parent is the facade.
+            if let Some(h) = t.iter().find(|s| s.parent_span_id == Some(facade)) {
+                cold_starts += usize::from(h.cold_start == Some(true));
+                faults += usize::from(h.error);
+                spans.push((h.start_unix_nano as f64, h.end_unix_nano as f64));
+            }
+            continue;
+        }
         if let Some(t) = daemon.trace(root) {
             if t.entities.len() == *entities {
                 complete += 1;
@@ -112,6 +145,7 @@ pub fn drive(
     let max_overlap = max_overlap(&mut spans);
     let run = Run {
         function: function.to_owned(),
+        output: output_name(&settings.output).to_owned(),
         concurrency,
         invocations: n,
         completed,

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use workloads::synthetic::{self, Work};
-use xray_core::{Config, Emitter, TraceId, Tracer};
+use xray_core::{Config, Emitter, Output, OutputConfig, TraceId, Tracer};
 
 use crate::daemon::FakeDaemon;
 
@@ -27,6 +27,8 @@ pub struct Settings {
     pub sampling_rules: Option<PathBuf>,
     /// Print progress to stderr.
     pub verbose: bool,
+    /// What the concurrency scenario's functions send.
+    pub output: Output,
 }
 
 impl Settings {
@@ -38,12 +40,29 @@ impl Settings {
     }
 }
 
-/// A tracer sending to the fake daemon.
+/// A tracer sending X-Ray documents to the fake daemon.
 pub fn daemon_tracer(daemon: &FakeDaemon) -> Tracer {
-    Tracer::with_emitter(
-        Config::default(),
-        Emitter::udp(daemon.addr(), xray_core::DEFAULT_DATAGRAM_LIMIT),
-    )
+    daemon_tracer_with(daemon, Output::XrayUdp)
+}
+
+/// A tracer sending to the fake daemon through `output` (a UDP one).
+pub fn daemon_tracer_with(daemon: &FakeDaemon, output: Output) -> Tracer {
+    let mut config = Config {
+        output: OutputConfig::new(output),
+        ..Config::default()
+    };
+    config.daemon.udp = daemon.addr();
+    let emitter = Emitter::for_config(&config);
+    Tracer::with_emitter(config, emitter)
+}
+
+/// The `XRAY_RS_OUTPUT` value for `output`.
+pub fn output_name(output: &Output) -> &'static str {
+    match output {
+        Output::OtlpUdp => "otlp-udp",
+        Output::OtlpHttp(_) => "otlp-http",
+        _ => "xray-udp",
+    }
 }
 
 /// Runs `work` as one sampled invocation traced by `tracer` (as the handler macro does) and

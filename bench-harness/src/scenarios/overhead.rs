@@ -1,6 +1,7 @@
 //! Overhead: what tracing adds to an invocation, against the bare handler, by number of
-//! captured calls and by mode (sampled, sampled with the UDP send, unsampled, disabled), beside
-//! the one-datagram floor and the peers (see [`super::peers`]).
+//! captured calls and by mode (sampled, sampled with the UDP send of X-Ray documents or of
+//! OTLP spans, unsampled, disabled), beside the one-datagram floor and the peers (see
+//! [`super::peers`]).
 //!
 //! The modes are alternated: each call count is measured in [`ROUNDS`] rounds, every mode
 //! taking its turn in each, so a slow spell of the shared machine lands on all of them. Each
@@ -16,7 +17,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use workloads::synthetic::{self, Work};
-use xray_core::{Config, Emitter, Tracer};
+use xray_core::{Config, Emitter, Output, OutputConfig, Tracer};
 
 use super::peers::{Floor, TracingRegistry};
 use crate::alloc_count;
@@ -38,6 +39,9 @@ pub enum Mode {
     Sampled,
     /// Traced and sampled, with the real UDP send to a local socket.
     SampledWithSend,
+    /// The same with the OTLP output (`XRAY_RS_OUTPUT=otlp-udp`): `T1S` datagrams of
+    /// base64 protobuf spans instead of X-Ray documents.
+    SampledWithOtlpSend,
     /// The floor: the workload alone plus one raw UDP `send` of as many bytes as
     /// [`Mode::SampledWithSend`] sends for the same work.
     Floor,
@@ -59,6 +63,7 @@ impl Mode {
         Mode::Disabled,
         Mode::Sampled,
         Mode::SampledWithSend,
+        Mode::SampledWithOtlpSend,
         Mode::TracingRegistry,
     ];
     /// Every mode, in the order the summary lists them.
@@ -70,6 +75,7 @@ impl Mode {
         Mode::Disabled,
         Mode::Sampled,
         Mode::SampledWithSend,
+        Mode::SampledWithOtlpSend,
         Mode::TracingRegistry,
         Mode::OtelXray,
     ];
@@ -105,6 +111,8 @@ pub struct PerCall {
     pub sampled_ns: f64,
     /// Sampled, with the send.
     pub sampled_with_send_ns: f64,
+    /// Sampled, with the OTLP send.
+    pub sampled_with_otlp_send_ns: f64,
     /// Unsampled.
     pub unsampled_ns: f64,
     /// Disabled.
@@ -125,6 +133,8 @@ pub struct OverheadReport {
     /// Allocations per sampled invocation with 10 captured calls, after warm-up; `None` when
     /// the counting allocator is not installed.
     pub allocations_per_invocation: Option<f64>,
+    /// The same with the OTLP output.
+    pub allocations_per_invocation_otlp: Option<f64>,
     /// Invocations timed in all.
     pub invocations: u64,
     /// Bytes the floor sent per invocation, by call count (what the sampled mode sends).
@@ -138,12 +148,14 @@ const UNSAMPLED: &str =
 struct Tracers {
     null: Tracer,
     udp: Tracer,
+    otlp: Tracer,
     disabled: Tracer,
     floor: Floor,
     tracing: TracingRegistry,
     #[cfg(feature = "peers")]
     otel: super::peers::otel::OtelXray,
-    /// Receives the sampled-with-send datagrams; never read (the kernel drops what overflows).
+    /// Receives the sampled-with-send datagrams of both outputs; never read (the kernel drops
+    /// what overflows).
     _sink: UdpSocket,
 }
 
@@ -151,12 +163,19 @@ impl Tracers {
     fn new() -> std::io::Result<Tracers> {
         let sink = UdpSocket::bind("127.0.0.1:0")?;
         let limit = xray_core::DEFAULT_DATAGRAM_LIMIT;
+        let mut otlp = Config {
+            output: OutputConfig::new(Output::OtlpUdp),
+            ..Config::default()
+        };
+        otlp.daemon.udp = sink.local_addr()?;
+        let otlp_emitter = Emitter::for_config(&otlp);
         Ok(Tracers {
             null: Tracer::with_emitter(Config::default(), Emitter::null(limit)),
             udp: Tracer::with_emitter(
                 Config::default(),
                 Emitter::try_udp(sink.local_addr()?, limit)?,
             ),
+            otlp: Tracer::with_emitter(otlp, otlp_emitter),
             disabled: Tracer::new(Config {
                 disabled: true,
                 ..Config::default()
@@ -190,6 +209,7 @@ impl Tracers {
             Mode::Disabled => (&self.disabled, SAMPLED),
             Mode::Sampled => (&self.null, SAMPLED),
             Mode::SampledWithSend => (&self.udp, SAMPLED),
+            Mode::SampledWithOtlpSend => (&self.otlp, SAMPLED),
         };
         let mut invocation = tracer.begin_invocation(Some(header));
         let out = block_on(invocation.instrument(synthetic::run(work)));
@@ -274,6 +294,7 @@ pub fn run(settings: &Settings) -> std::io::Result<OverheadReport> {
     let per_call = PerCall {
         sampled_ns: slope(Mode::Sampled),
         sampled_with_send_ns: slope(Mode::SampledWithSend),
+        sampled_with_otlp_send_ns: slope(Mode::SampledWithOtlpSend),
         unsampled_ns: slope(Mode::Unsampled),
         disabled_ns: slope(Mode::Disabled),
     };
@@ -281,20 +302,22 @@ pub fn run(settings: &Settings) -> std::io::Result<OverheadReport> {
         .iter()
         .find(|p| p.mode == Mode::Sampled && p.calls == 0)
         .map_or(0.0, |p| p.overhead_p50_ns);
-    let allocations_per_invocation = allocations(&tracers);
+    let allocations_per_invocation = allocations(&tracers, Mode::SampledWithSend);
+    let allocations_per_invocation_otlp = allocations(&tracers, Mode::SampledWithOtlpSend);
     Ok(OverheadReport {
         calls,
         points,
         per_call,
         per_invocation_sampled_ns,
         allocations_per_invocation,
+        allocations_per_invocation_otlp,
         invocations,
         floor_bytes,
     })
 }
 
-/// Allocations per sampled invocation of 10 captured calls, after warm-up.
-fn allocations(tracers: &Tracers) -> Option<f64> {
+/// Allocations per sampled invocation of 10 captured calls in `mode`, after warm-up.
+fn allocations(tracers: &Tracers, mode: Mode) -> Option<f64> {
     const RUNS: u32 = 1000;
     if !alloc_count::installed() {
         return None;
@@ -304,11 +327,11 @@ fn allocations(tracers: &Tracers) -> Option<f64> {
         ..Work::default()
     };
     for _ in 0..100 {
-        tracers.invoke(Mode::SampledWithSend, work);
+        tracers.invoke(mode, work);
     }
     let ((), n) = alloc_count::count(|| {
         for _ in 0..RUNS {
-            tracers.invoke(Mode::SampledWithSend, work);
+            tracers.invoke(mode, work);
         }
     });
     Some(n as f64 / f64::from(RUNS))
@@ -354,5 +377,8 @@ mod tests {
         assert_eq!(s.invocations_unsampled, 1);
         assert_eq!(s.emitter.datagrams_handed_to_kernel, 1);
         assert_eq!(t.disabled.stats().emitter.datagrams_handed_to_kernel, 0);
+        let otlp = t.otlp.stats().emitter;
+        assert_eq!(otlp.datagrams_handed_to_kernel, 1);
+        assert!(otlp.bytes_handed_to_kernel > 0);
     }
 }
