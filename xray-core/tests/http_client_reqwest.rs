@@ -87,5 +87,6 @@ fn unsampled_sends_sampled_0_and_records_nothing() {
         .unwrap();
     assert!(documents(&root).is_empty());
     let sent = server.take()[0].trace_header.clone().unwrap();
-    assert_eq!(sent, format!("Root={root};Sampled=0"));
+    // The callee is told not to sample, under the invocation's own parent.
+    assert_eq!(sent, format!("Root={root};Parent={};Sampled=0", support::PARENT));
 }

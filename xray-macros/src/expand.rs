@@ -178,10 +178,18 @@ pub(crate) fn method(f: &ItemFn, args: &Args) -> TokenStream {
         let inner = body::in_place(block, Returns::residual(ty));
         // The span is bound before the body and finished after it, never moved in between:
         // the unsampled path is then one test of `None` and no drop flag.
+        // A body that always diverges (`panic!`) is the user's business, not a lint on the
+        // binding the expansion adds.
         let run = match ty {
             _ if Returns::of(ty, false) == Returns::Unit => quote! { #inner; },
-            Some(ty) if !has_impl_trait(ty) => quote! { let #result: #ty = #inner; },
-            _ => quote! { let #result = #inner; },
+            Some(ty) if !has_impl_trait(ty) => quote! {
+                #[allow(clippy::diverging_sub_expression)]
+                let #result: #ty = #inner;
+            },
+            _ => quote! {
+                #[allow(clippy::diverging_sub_expression)]
+                let #result = #inner;
+            },
         };
         let tail = if Returns::of(ty, false) == Returns::Unit {
             TokenStream::new()
