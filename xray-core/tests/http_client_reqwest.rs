@@ -73,8 +73,14 @@ fn requests_are_remote_subsegments_and_carry_the_header() {
         seen[0].trace_header.as_deref(),
         Some(format!("Root={root};Parent={id};Sampled=1;Lineage=a87bd80c:1").as_str())
     );
+    // OpenTelemetry-instrumented callees see the same context.
+    assert_eq!(
+        seen[0].traceparent.as_deref(),
+        Some(support::expected_traceparent(seen[0].trace_header.as_deref().unwrap()).as_str())
+    );
     assert_eq!(seen[2].path, "/ignored/x");
     assert_eq!(seen[2].trace_header, None);
+    assert_eq!(seen[2].traceparent, None);
 }
 
 #[test]
@@ -86,7 +92,14 @@ fn unsampled_sends_sampled_0_and_records_nothing() {
     rt.block_on(handler(event(vec![server.url("/a")], &h)))
         .unwrap();
     assert!(documents(&root).is_empty());
-    let sent = server.take()[0].trace_header.clone().unwrap();
-    // The callee is told not to sample, under the invocation's own parent.
-    assert_eq!(sent, format!("Root={root};Parent={};Sampled=0", support::PARENT));
+    let seen = server.take();
+    let sent = seen[0].trace_header.clone().unwrap();
+    // The callee is told not to sample, under the invocation's own parent, in both formats.
+    assert_eq!(
+        sent,
+        format!("Root={root};Parent={};Sampled=0", support::PARENT)
+    );
+    let traceparent = seen[0].traceparent.as_deref().unwrap();
+    assert_eq!(traceparent, support::expected_traceparent(&sent));
+    assert!(traceparent.ends_with("-00"), "{traceparent}");
 }

@@ -161,12 +161,17 @@ pub(crate) struct RequestFacts<'a> {
 pub(crate) enum Plan {
     /// Not traced at all: no header, no subsegment.
     Skip,
-    /// Send `header`; `sub` records (sampled invocations only).
+    /// Send `header` (and the same context as W3C `traceparent`); `sub` records (sampled
+    /// invocations only).
     Trace {
         sub: Option<Subsegment>,
         header: Option<http::HeaderValue>,
+        traceparent: Option<http::HeaderValue>,
     },
 }
+
+/// The W3C trace-context header name, lowercase and `'static` so it is never copied.
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
 thread_local! {
     /// Reused for formatting the header before it is copied into a `HeaderValue`.
@@ -197,17 +202,24 @@ impl ClientOptions {
                 e.http_traced(true);
             });
             let header = header_value(&sub);
+            let traceparent = header.as_ref().and_then(traceparent);
             Plan::Trace {
                 sub: Some(sub),
                 header,
+                traceparent,
             }
         } else {
             // Unsampled: nothing recorded, but the callee still learns `Sampled=0`.
             match crate::downstream_header() {
-                Some(h) => Plan::Trace {
-                    sub: None,
-                    header: http::HeaderValue::from_str(h.as_str()).ok(),
-                },
+                Some(h) => {
+                    let header = http::HeaderValue::from_str(h.as_str()).ok();
+                    let traceparent = header.as_ref().and_then(traceparent);
+                    Plan::Trace {
+                        sub: None,
+                        header,
+                        traceparent,
+                    }
+                }
                 None => Plan::Skip,
             }
         }
@@ -234,6 +246,16 @@ fn header_value(sub: &Subsegment) -> Option<http::HeaderValue> {
         }
         http::HeaderValue::from_str(&buf).ok()
     })
+}
+
+/// The W3C `traceparent` carrying the same trace, parent and sampling decision as the
+/// `X-Amzn-Trace-Id` value `xray`, for callees instrumented with OpenTelemetry. `Lineage` has
+/// no W3C counterpart and stays in the X-Ray header.
+fn traceparent(xray: &http::HeaderValue) -> Option<http::HeaderValue> {
+    let header = crate::TraceHeader::parse(xray.to_str().ok()?);
+    let sampled = header.sampled() == crate::SamplingDecision::Sampled;
+    let value = crate::w3c::format_traceparent(&header.root()?, header.parent()?, sampled);
+    http::HeaderValue::from_bytes(&value).ok()
 }
 
 /// Records the response on the subsegment and closes it.

@@ -48,9 +48,16 @@ impl Middleware for XRayMiddleware {
         };
         let sub = match self.options.plan(&facts) {
             Plan::Skip => return next.run(req, extensions).await,
-            Plan::Trace { sub, header } => {
+            Plan::Trace {
+                sub,
+                header,
+                traceparent,
+            } => {
                 if let Some(h) = header {
                     req.headers_mut().insert(HEADER_NAME, h);
+                }
+                if let Some(h) = traceparent {
+                    req.headers_mut().insert(super::TRACEPARENT, h);
                 }
                 sub
             }

@@ -83,9 +83,16 @@ where
         };
         let sub = match self.options.plan(&facts) {
             Plan::Skip => None,
-            Plan::Trace { sub, header } => {
+            Plan::Trace {
+                sub,
+                header,
+                traceparent,
+            } => {
                 if let Some(h) = header {
                     req.headers_mut().insert(HEADER_NAME, h);
+                }
+                if let Some(h) = traceparent {
+                    req.headers_mut().insert(super::TRACEPARENT, h);
                 }
                 sub
             }

@@ -81,6 +81,7 @@ pub fn find<'a>(docs: &'a [Value], name: &str) -> Vec<&'a Value> {
 pub struct Seen {
     pub path: String,
     pub trace_header: Option<String>,
+    pub traceparent: Option<String>,
 }
 
 /// A hyper server on 127.0.0.1: `/status/N` answers N, everything else 200 with `hello`.
@@ -132,6 +133,10 @@ fn answer(req: &Request<Incoming>, log: &Mutex<Vec<Seen>>) -> Response<Full<Byte
             .headers()
             .get("x-amzn-trace-id")
             .map(|v| v.to_str().unwrap().to_owned()),
+        traceparent: req
+            .headers()
+            .get("traceparent")
+            .map(|v| v.to_str().unwrap().to_owned()),
     });
     let status = req
         .uri()
@@ -150,4 +155,19 @@ pub fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// The `traceparent` that carries the same context as the X-Ray header `xray` (`Root`, `Parent`,
+/// `Sampled`), written out by hand from the W3C format: version 00, the 32-hex trace id (the
+/// X-Ray root's epoch and random part run together), the parent, and the sampled flag.
+pub fn expected_traceparent(xray: &str) -> String {
+    let field = |k: &str| {
+        xray.split(';')
+            .find_map(|f| f.strip_prefix(k))
+            .unwrap()
+            .to_owned()
+    };
+    let root = field("Root=1-").replace('-', "");
+    let flags = if field("Sampled=") == "1" { "01" } else { "00" };
+    format!("00-{root}-{}-{flags}", field("Parent="))
 }
