@@ -49,7 +49,7 @@
 //! [`Subsegment`] opens a subsegment under the current entity without writing a function (what
 //! AWS SDK, HTTP client and SQL integrations build on); [`in_subsegment`] and
 //! [`InSubsegmentExt::in_subsegment`] are its closure and future forms. Each is inert when the
-//! invocation is not sampled. [`testing::Capture`](crate::testing) (feature `testing`) gives
+//! invocation is not sampled. `testing::Capture` (feature `testing`) gives
 //! a test exactly the documents its code produced.
 //!
 //! ```
