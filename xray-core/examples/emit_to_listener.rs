@@ -5,10 +5,7 @@
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use xray_core::{
-    DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter, EntityTree, Namespace, Timestamp,
-    TraceHeader,
-};
+use xray_core::{Namespace, TraceHeader, wire::{DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter}, model::{EntityTree, Timestamp}};
 
 fn main() -> std::io::Result<()> {
     let daemon = UdpSocket::bind("127.0.0.1:0")?;

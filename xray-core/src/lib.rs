@@ -30,7 +30,7 @@
 //! // the tracer sends to `AWS_XRAY_DAEMON_ADDRESS`. Here, a daemon socket of our own and one
 //! // invocation with the header Lambda would pass.
 //! let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-//! let emitter = xray_core::Emitter::udp(daemon.local_addr().unwrap(), 64_000);
+//! let emitter = xray_core::wire::Emitter::udp(daemon.local_addr().unwrap(), 64_000);
 //! let tracer = xray_core::Tracer::with_emitter(xray_core::Config::default(), emitter);
 //! assert!(xray_core::set_global(tracer).is_ok());
 //! let mut context = Context::default();
@@ -85,7 +85,7 @@
 //! # Building documents by hand
 //!
 //! ```
-//! use xray_core::{EmitBuffer, Emitter, EntityTree, Namespace, Timestamp, TraceHeader};
+//! use xray_core::{Namespace, TraceHeader, wire::{EmitBuffer, Emitter}, model::{EntityTree, Timestamp}};
 //!
 //! // The header an upstream service (or Lambda) passed in.
 //! let header = TraceHeader::parse(
@@ -101,7 +101,7 @@
 //! tree.end(handler, Timestamp::now());
 //!
 //! let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-//! let emitter = Emitter::udp(daemon.local_addr().unwrap(), xray_core::DEFAULT_DATAGRAM_LIMIT);
+//! let emitter = Emitter::udp(daemon.local_addr().unwrap(), xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
 //! emitter.emit(&mut tree, handler, &mut EmitBuffer::new());
 //!
 //! let mut buf = [0u8; 65_536];
@@ -125,9 +125,9 @@
 //! `examples/http_service.rs`.
 //!
 //! ```
-//! use xray_core::{Config, Emitter, IncomingRequest, ServiceTracer, Tracer};
+//! use xray_core::{Config, Tracer, wire::Emitter, service::{IncomingRequest, ServiceTracer}};
 //!
-//! let (emitter, sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+//! let (emitter, sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
 //! let service = ServiceTracer::new(Tracer::with_emitter(Config::default(), emitter), "orders");
 //! let segment = service.begin(&IncomingRequest {
 //!     trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
@@ -196,7 +196,7 @@ mod header_scan;
 pub mod http_client;
 mod id;
 mod json;
-mod model;
+pub mod model;
 mod name;
 mod name_charset;
 mod otlp;
@@ -215,54 +215,84 @@ pub mod tracing_bridge;
 pub mod validate;
 pub mod w3c;
 
-pub use annotation::{
-    AnnotationValue, MAX_ANNOTATION_KEY_LEN, MAX_ANNOTATION_STRING_CHARS, RecordError,
-    is_valid_annotation_key, is_valid_metadata_namespace,
-};
+pub use annotation::{AnnotationValue, RecordError};
 pub use config::{
     Config, ConfigWarning, ContextMissing, DEFAULT_DAEMON, DaemonAddress, DaemonAddressError,
     SERVICE_UNDEFINED,
 };
 pub use config::{DEFAULT_OTLP_HTTP_ENDPOINT, HttpEndpoint, OtlpOptions, Output, OutputConfig};
-#[cfg(any(test, feature = "testing"))]
-pub use emit::MemorySink;
-pub use emit::{
-    BATCH_NAME, DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter, EmitterCounters,
-    EmitterStats, MAX_NESTING, MAX_UDP_PAYLOAD,
-};
-pub use header_scan::sampled_decision;
 pub use id::{IdError, SegmentId, TRACE_ID_LEN, TraceId};
-pub use json::document::write_document;
-pub use model::{
-    AwsParam, EntityIndex, EntityKind, EntityMut, EntityTree, MAX_CHAIN, MAX_ENTITY_BYTES,
-    MAX_MESSAGE_CHARS, MAX_METADATA_DEPTH, Namespace, RecordCounts, SqlPreparation,
-};
-pub use name::{MAX_NAME_CHARS, is_name_char, is_valid_name, sanitize_name_into};
-pub use otlp::{OtlpResource, Signal, otel_trace_id};
+pub use model::{EntityMut, Namespace};
 pub use runtime::api::{
     current_entity_id, current_trace_id, is_sampled, put_annotation, put_metadata, put_metadata_in,
     try_put_annotation, try_put_metadata, with_current,
 };
 pub use runtime::context::{Handle, Instrumented, downstream_header};
-pub use runtime::host::{HostFacts, ORIGIN_EC2_INSTANCE, ORIGIN_ECS_CONTAINER};
-#[cfg(feature = "http")]
-pub use runtime::http_layer::{XRayLayer, XRayResponseFuture, XRayService};
 pub use runtime::lambda::{Invocation, InvocationSource, TRACE_ENV};
 #[cfg(feature = "lambda")]
 pub use runtime::lambda_layer::{LambdaFuture, LambdaLayer, LambdaService};
-pub use runtime::recording::MAX_ENTITIES;
-pub use runtime::service::{
-    IncomingRequest, SDK_NAME, SDK_VERSION, ServiceSegment, ServiceTracer, ServiceTracerBuilder,
-};
 pub use runtime::subsegment::{InSubsegment, InSubsegmentExt, Subsegment, in_subsegment};
 pub use runtime::tracer::{ScopedFuture, Tracer, TracerBuilder, TracerStats, global, set_global};
-pub use time::{Clock, ManualClock, Timestamp};
 pub use trace_header::{
-    ENCODED_CAPACITY, EncodedHeader, ExtraFields, HEADER_NAME, Malformed, SamplingDecision,
-    TraceHeader, TraceHeaderStats, is_valid_extra_field, trace_header_stats,
+    EncodedHeader, ExtraFields, HEADER_NAME, Malformed, SamplingDecision, TraceHeader,
 };
-#[cfg(feature = "validate")]
-pub use validate::{DatagramError, DocumentError, Report, Validator};
+
+/// Sending documents: the [`Emitter`](wire::Emitter) (UDP to the daemon, OTLP, or memory in
+/// tests), the buffers it reuses, its loss counters, the document writer and the header-level
+/// facts of the wire format.
+///
+/// ```
+/// use xray_core::wire::{DEFAULT_DATAGRAM_LIMIT, Emitter};
+///
+/// let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+/// let emitter = Emitter::udp(daemon.local_addr().unwrap(), DEFAULT_DATAGRAM_LIMIT);
+/// assert_eq!(emitter.limit(), DEFAULT_DATAGRAM_LIMIT);
+/// assert_eq!(emitter.stats().datagrams_sent, 0);
+/// ```
+pub mod wire {
+    #[cfg(any(test, feature = "testing"))]
+    pub use crate::emit::MemorySink;
+    pub use crate::emit::{
+        BATCH_NAME, DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter, EmitterCounters,
+        EmitterStats, MAX_NESTING, MAX_UDP_PAYLOAD,
+    };
+    pub use crate::header_scan::sampled_decision;
+    pub use crate::json::document::write_document;
+    pub use crate::otlp::{OtlpResource, Signal, otel_trace_id};
+    pub use crate::trace_header::{
+        ENCODED_CAPACITY, TraceHeaderStats, is_valid_extra_field, trace_header_stats,
+    };
+}
+
+/// Segments for services that receive requests themselves (ECS, Fargate, EC2, containers):
+/// [`ServiceTracer`](service::ServiceTracer), the per-request
+/// [`ServiceSegment`](service::ServiceSegment), the host facts it records and, with the `http`
+/// feature, the `XRayLayer` tower layer. Feature `service`; centralized sampling
+/// ([`sampling::centralized`]) comes with it.
+///
+/// ```
+/// use xray_core::service::{IncomingRequest, ServiceTracer};
+/// use xray_core::{Config, Tracer, wire::Emitter};
+///
+/// let (emitter, sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
+/// let service = ServiceTracer::new(Tracer::with_emitter(Config::default(), emitter), "orders");
+/// let segment = service.begin(&IncomingRequest {
+///     trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
+///     ..IncomingRequest::default()
+/// });
+/// segment.finish(Some(200), None);
+/// assert_eq!(sink.take_documents()[0]["name"], "orders");
+/// ```
+#[cfg(feature = "service")]
+pub mod service {
+    pub use crate::runtime::host::{HostFacts, ORIGIN_EC2_INSTANCE, ORIGIN_ECS_CONTAINER};
+    #[cfg(feature = "http")]
+    pub use crate::runtime::http_layer::{XRayLayer, XRayResponseFuture, XRayService};
+    pub use crate::runtime::service::{
+        IncomingRequest, SDK_NAME, SDK_VERSION, ServiceSegment, ServiceTracer,
+        ServiceTracerBuilder,
+    };
+}
 
 #[cfg(feature = "macros")]
 pub use xray_macros::{capture_lambda_handler, capture_method};

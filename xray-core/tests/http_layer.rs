@@ -17,10 +17,7 @@ use serde_json::Value;
 use tower::util::BoxCloneService;
 use tower::{ServiceBuilder, ServiceExt};
 use xray_core::sampling::LocalSampler;
-use xray_core::{
-    Clock, Config, Emitter, HostFacts, ManualClock, MemorySink, ServiceTracer, Timestamp, TraceId,
-    Tracer, Validator, XRayLayer, capture_method,
-};
+use xray_core::{Config, TraceId, Tracer, capture_method, model::{Clock, ManualClock, Timestamp}, wire::{Emitter, MemorySink}, service::{HostFacts, ServiceTracer, XRayLayer}, validate::Validator};
 
 const PARENT: &str = "53995c3f42cd8ad8";
 const NOOP_ROOT: &str = "1-00000000-000000000000000000000000";
@@ -86,7 +83,7 @@ fn stack(tracer: ServiceTracer) -> App {
 
 /// A tracer on an in-memory emitter; `sampler` decides requests without a decision.
 fn tracer(sampler: LocalSampler, clock: Clock) -> (ServiceTracer, MemorySink) {
-    let (emitter, sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+    let (emitter, sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
     let tracer = Tracer::with_parts(Config::default(), emitter, clock);
     let service = ServiceTracer::builder(tracer, "orders-api")
         .sampler(sampler)

@@ -13,10 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use xray_core::{
-    Config, EmitBuffer, Emitter, EntityIndex, EntityTree, HttpEndpoint, Namespace, Output,
-    OutputConfig, SegmentId, Timestamp, TraceId,
-};
+use xray_core::{Config, HttpEndpoint, Namespace, Output, OutputConfig, SegmentId, TraceId, wire::{EmitBuffer, Emitter}, model::{EntityIndex, EntityTree, Timestamp}};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/otlp/check.py");
 const T0: u64 = 1_700_000_000_000_000;

@@ -4,10 +4,7 @@
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use xray_core::{
-    DATAGRAM_HEADER, EmitBuffer, Emitter, EntityIndex, EntityTree, Namespace, SegmentId, Timestamp,
-    TraceId, Validator, sanitize_name_into, write_document,
-};
+use xray_core::{Namespace, SegmentId, TraceId, wire::{DATAGRAM_HEADER, EmitBuffer, Emitter, write_document}, model::{EntityIndex, EntityTree, Timestamp, sanitize_name_into}, validate::Validator};
 
 #[derive(Debug, Clone)]
 enum Ann {

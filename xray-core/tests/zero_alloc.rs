@@ -9,10 +9,7 @@ use std::net::UdpSocket;
 
 use serde::Serialize;
 use xray_core::testing::{CountingAllocator, count_allocations, counting_installed};
-use xray_core::{
-    EmitBuffer, Emitter, EntityTree, Namespace, SamplingDecision, SegmentId, Timestamp,
-    TraceHeader, TraceId, write_document,
-};
+use xray_core::{Namespace, SamplingDecision, SegmentId, TraceHeader, TraceId, wire::{EmitBuffer, Emitter, write_document}, model::{EntityTree, Timestamp}};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -138,7 +135,7 @@ fn building_writing_and_sending_a_realistic_document() {
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
     let emitter = Emitter::udp(
         daemon.local_addr().unwrap(),
-        xray_core::DEFAULT_DATAGRAM_LIMIT,
+        xray_core::wire::DEFAULT_DATAGRAM_LIMIT,
     );
     let error = std::io::Error::other(std::fmt::Error);
     let mut tree = EntityTree::new(TraceId::NOOP);

@@ -9,10 +9,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use xray_core::testing::{
     CountingAllocator, count_allocations, counting_installed, poll_to_completion,
 };
-use xray_core::{
-    Config, EmitBuffer, Emitter, EntityTree, Output, OutputConfig, Timestamp, TraceId, Tracer,
-    capture_lambda_handler, capture_method,
-};
+use xray_core::{Config, Output, OutputConfig, TraceId, Tracer, capture_lambda_handler, capture_method, wire::{EmitBuffer, Emitter}, model::{EntityTree, Timestamp}};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -79,7 +76,7 @@ fn canary_the_counting_allocator_is_installed() {
 #[test]
 fn a_warm_sampled_invocation_sent_as_otlp_allocates_nothing() {
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let config = otlp_config(&daemon, xray_core::DEFAULT_DATAGRAM_LIMIT);
+    let config = otlp_config(&daemon, xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
     let emitter = Emitter::for_config(&config);
     assert!(xray_core::set_global(Tracer::with_emitter(config, emitter)).is_ok());
     let mut events: Vec<_> = (0..13).map(|_| event()).collect();

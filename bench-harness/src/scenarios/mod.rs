@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use workloads::synthetic::{self, Work};
-use xray_core::{Config, Emitter, TraceId, Tracer};
+use xray_core::{Config, TraceId, Tracer, wire::Emitter};
 
 use crate::daemon::FakeDaemon;
 
@@ -41,7 +41,7 @@ impl Settings {
 pub fn daemon_tracer(daemon: &FakeDaemon) -> Tracer {
     Tracer::with_emitter(
         Config::default(),
-        Emitter::udp(daemon.addr(), xray_core::DEFAULT_DATAGRAM_LIMIT),
+        Emitter::udp(daemon.addr(), xray_core::wire::DEFAULT_DATAGRAM_LIMIT),
     )
 }
 

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use workloads::synthetic::{self, Work};
-use xray_core::{Config, Emitter, Tracer};
+use xray_core::{Config, Tracer, wire::Emitter};
 
 use crate::alloc_count;
 use crate::stats::{Percentiles, Samples};
@@ -108,7 +108,7 @@ struct Tracers {
 impl Tracers {
     fn new() -> std::io::Result<Tracers> {
         let sink = UdpSocket::bind("127.0.0.1:0")?;
-        let limit = xray_core::DEFAULT_DATAGRAM_LIMIT;
+        let limit = xray_core::wire::DEFAULT_DATAGRAM_LIMIT;
         Ok(Tracers {
             null: Tracer::with_emitter(Config::default(), Emitter::null(limit)),
             udp: Tracer::with_emitter(

@@ -88,7 +88,7 @@ pub struct Config {
     /// The UDP `host:port` of `AWS_XRAY_DAEMON_ADDRESS` when its name did not resolve at
     /// configuration time: [`Tracer::new`](crate::Tracer::new) sends to `daemon.udp` (the
     /// default) meanwhile and retries the name in the background (see
-    /// [`Emitter::udp_resolving`](crate::Emitter::udp_resolving)).
+    /// [`Emitter::udp_resolving`](crate::wire::Emitter::udp_resolving)).
     pub daemon_unresolved: Option<String>,
     /// Behaviour when there is no trace in scope.
     pub context_missing: ContextMissing,
@@ -107,7 +107,7 @@ pub struct Config {
     /// are no ids to choose, and its downstream headers carry `Root` and `Sampled=0` only. The
     /// value is read and validated so a bad one is reported, and kept for tools that want it.
     pub noop_ids: bool,
-    /// The largest datagram sent, header included (see [`crate::DEFAULT_DATAGRAM_LIMIT`]).
+    /// The largest datagram sent, header included (see [`crate::wire::DEFAULT_DATAGRAM_LIMIT`]).
     pub datagram_limit: usize,
     /// `LAMBDA_TASK_ROOT` is set: running in Lambda.
     pub in_lambda: bool,

@@ -86,7 +86,7 @@ impl EmitBuffer {
 /// Sends entity trees to the X-Ray daemon.
 ///
 /// ```
-/// use xray_core::{EmitBuffer, Emitter, EntityTree, Timestamp, TraceId};
+/// use xray_core::{TraceId, wire::{EmitBuffer, Emitter}, model::{EntityTree, Timestamp}};
 ///
 /// let listener = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
 /// let emitter = Emitter::udp(listener.local_addr().unwrap(), 64_000);
@@ -140,7 +140,7 @@ impl Emitter {
     /// OTLP/HTTP to a collector (see [`crate::Output`]).
     ///
     /// ```
-    /// use xray_core::{Config, Emitter, EmitBuffer, EntityTree, Output, OutputConfig, Timestamp, TraceId};
+    /// use xray_core::{Config, Output, OutputConfig, TraceId, wire::{Emitter, EmitBuffer}, model::{EntityTree, Timestamp}};
     ///
     /// let listener = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// let mut config = Config::default();
@@ -188,7 +188,7 @@ impl Emitter {
     #[cfg(any(test, feature = "testing"))]
     pub fn otlp_memory(
         limit: usize,
-        resource: crate::OtlpResource,
+        resource: crate::wire::OtlpResource,
         unsampled: bool,
     ) -> (Emitter, MemorySink) {
         let (e, sink) = Emitter::memory(limit);

@@ -26,7 +26,7 @@ const HOSTNAME_FILES: [&str; 2] = ["/proc/sys/kernel/hostname", "/etc/hostname"]
 /// The host fields written on every service segment. Empty fields are left out.
 ///
 /// ```
-/// use xray_core::{HostFacts, ORIGIN_EC2_INSTANCE, ORIGIN_ECS_CONTAINER};
+/// use xray_core::service::{HostFacts, ORIGIN_EC2_INSTANCE, ORIGIN_ECS_CONTAINER};
 ///
 /// // What `detect` finds in an ECS task (the lookups stand in for the environment and files).
 /// let env = |k: &str| match k {

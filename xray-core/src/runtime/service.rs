@@ -37,7 +37,7 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// characters, the schema's limit).
 ///
 /// ```
-/// use xray_core::IncomingRequest;
+/// use xray_core::service::IncomingRequest;
 /// let request = IncomingRequest {
 ///     trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?"),
 ///     host: Some("orders.example.com"),
@@ -79,9 +79,9 @@ pub struct IncomingRequest<'a> {
 /// made valid once, here (characters X-Ray refuses become `_`, at most 200 are kept).
 ///
 /// ```
-/// use xray_core::{Config, Emitter, HostFacts, IncomingRequest, ServiceTracer, Tracer};
+/// use xray_core::{Config, Tracer, wire::Emitter, service::{HostFacts, IncomingRequest, ServiceTracer}};
 ///
-/// let (emitter, sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+/// let (emitter, sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
 /// let tracer = Tracer::with_emitter(Config::default(), emitter);
 /// let service = ServiceTracer::builder(tracer, "orders-api")
 ///     .host(HostFacts::default().with_ec2("i-0123abcd", "eu-west-1a"))

@@ -30,9 +30,9 @@ const POOL_LIMIT: usize = 256;
 /// per-invocation recordings.
 ///
 /// ```
-/// use xray_core::{Config, Emitter, Tracer};
+/// use xray_core::{Config, Tracer, wire::Emitter};
 ///
-/// let (emitter, _sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+/// let (emitter, _sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
 /// let tracer = Tracer::with_emitter(Config::default(), emitter);
 /// assert!(!tracer.config().disabled);
 /// assert_eq!(tracer.stats().invocations_sampled, 0);
@@ -70,7 +70,7 @@ pub(crate) struct TracerCounters {
 #[non_exhaustive]
 pub struct TracerStats {
     /// Invocations recorded (`Sampled=1` with `Root` and `Parent`), and service requests
-    /// recorded (see [`ServiceTracer`](crate::ServiceTracer)).
+    /// recorded (see [`ServiceTracer`](crate::service::ServiceTracer)).
     pub invocations_sampled: u64,
     /// Invocations not recorded because the header said so (`Sampled=0`, `?`, no `Parent`),
     /// and service requests not recorded (by the header or the sampler).
@@ -230,9 +230,9 @@ impl Tracer {
     /// UDP to its daemon address unless an emitter is given, the system clock.
     ///
     /// ```
-    /// use xray_core::{Config, Emitter, Tracer};
+    /// use xray_core::{Config, Tracer, wire::Emitter};
     ///
-    /// let (emitter, _sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+    /// let (emitter, _sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
     /// let tracer = Tracer::builder()
     ///     .config(Config::default())
     ///     .service_name("orders")
@@ -249,9 +249,9 @@ impl Tracer {
     /// use on this thread while `f` runs (before [`global`]).
     ///
     /// ```
-    /// use xray_core::{Config, Emitter, Tracer};
+    /// use xray_core::{Config, Tracer, wire::Emitter};
     ///
-    /// let (emitter, _sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+    /// let (emitter, _sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
     /// let tracer = Tracer::with_emitter(Config::default(), emitter);
     /// tracer.in_scope(|| xray_core::put_annotation("outside", "a trace"));
     /// assert_eq!(tracer.stats().context_missing, 1);

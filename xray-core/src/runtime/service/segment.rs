@@ -19,9 +19,9 @@ use crate::trace_header::{EncodedHeader, SamplingDecision, TraceHeader};
 /// `xray_sdk.dropped_before_completion`.
 ///
 /// ```
-/// use xray_core::{Config, Emitter, IncomingRequest, ServiceTracer, Tracer};
+/// use xray_core::{Config, Tracer, wire::Emitter, service::{IncomingRequest, ServiceTracer}};
 ///
-/// let (emitter, sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+/// let (emitter, sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
 /// let service = ServiceTracer::new(Tracer::with_emitter(Config::default(), emitter), "orders");
 /// let segment = service.begin(&IncomingRequest {
 ///     trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
