@@ -19,7 +19,11 @@ use hyper_util::rt::TokioExecutor;
 use tower::{Layer, Service, ServiceExt};
 use xray_core::http_client::{ClientOptions, XRayClientLayer};
 use xray_core::sql::XRayPool;
-use xray_core::{Config, Tracer, wire::Emitter, service::{IncomingRequest, ServiceSegment, ServiceTracer}};
+use xray_core::{
+    Config, Tracer,
+    service::{IncomingRequest, ServiceSegment, ServiceTracer},
+    wire::Emitter,
+};
 
 const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
 const UNSAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0";

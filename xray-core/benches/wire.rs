@@ -7,7 +7,11 @@ use std::net::UdpSocket;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde::Serialize;
-use xray_core::{Namespace, SegmentId, TraceHeader, TraceId, wire::{EmitBuffer, Emitter, write_document}, model::{EntityIndex, EntityTree, Timestamp}};
+use xray_core::{
+    Namespace, SegmentId, TraceHeader, TraceId,
+    model::{EntityIndex, EntityTree, Timestamp},
+    wire::{EmitBuffer, Emitter, write_document},
+};
 
 const HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1|68fd508a:5";
 

@@ -5,7 +5,11 @@
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use xray_core::{Namespace, TraceHeader, wire::{DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter}, model::{EntityTree, Timestamp}};
+use xray_core::{
+    Namespace, TraceHeader,
+    model::{EntityTree, Timestamp},
+    wire::{DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter},
+};
 
 fn main() -> std::io::Result<()> {
     let daemon = UdpSocket::bind("127.0.0.1:0")?;

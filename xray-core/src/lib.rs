@@ -115,14 +115,14 @@
 //! # Services outside Lambda
 //!
 //! On ECS, Fargate, EC2 or in any container nothing upstream records the service, so it
-//! records a *segment* per request itself: a [`ServiceTracer`] (segment name, sampler, host
-//! facts such as `origin` and `aws.ecs.container`) opens a [`ServiceSegment`] for each
-//! [`IncomingRequest`], continuing an incoming `X-Amzn-Trace-Id` or letting the sampler decide,
-//! and sends it when [`finish`](ServiceSegment::finish)ed with the response status.
-//! `#[capture_method]` functions run through [`ServiceSegment::instrument`] or
-//! [`ServiceSegment::in_scope`] nest under it. With the `http` feature, `XRayLayer` does all of
-//! this for tower services over `http` types (hyper, axum); see
-//! `examples/http_service.rs`.
+//! records a *segment* per request itself (feature `service`, module `service`): a
+//! `ServiceTracer` (segment name, sampler, host facts such as `origin` and
+//! `aws.ecs.container`) opens a `ServiceSegment` for each `IncomingRequest`, continuing an
+//! incoming `X-Amzn-Trace-Id` or letting the sampler decide, and sends it when `finish`ed with
+//! the response status. `#[capture_method]` functions run through
+//! `ServiceSegment::instrument` or `ServiceSegment::in_scope` nest under it. With the `http`
+//! feature, `service::XRayLayer` does all of this for tower services over `http` types
+//! (hyper, axum); see `examples/http_service.rs`.
 //!
 //! ```
 //! use xray_core::{Config, Tracer, wire::Emitter, service::{IncomingRequest, ServiceTracer}};
@@ -146,8 +146,11 @@
 //! - `macros` (default): re-exports `#[capture_lambda_handler]` and `#[capture_method]`.
 //! - `lambda` (default): [`InvocationSource`] for `lambda_runtime`'s `LambdaEvent` and
 //!   `Context`, and [`LambdaLayer`].
-//! - `http`: `XRayLayer` / `XRayService`, a tower layer that opens a [`ServiceSegment`] for
-//!   every inbound `http::Request` and adds `X-Amzn-Trace-Id` to the response (adds the `http`,
+//! - `service`: the `service` module (service segments, host facts) and centralized
+//!   sampling (`sampling::CentralizedSampler`). A Lambda build leaves it off: Lambda records
+//!   the function's segment itself.
+//! - `http` (implies `service`): `service::XRayLayer` / `XRayService`, a tower layer that
+//!   opens a `ServiceSegment` for every inbound `http::Request` and adds `X-Amzn-Trace-Id` to the response (adds the `http`,
 //!   `http-body`, `tower-layer` and `tower-service` dependencies).
 //! - `aws-sdk`: `aws_sdk::XRayInterceptor`, one `aws` subsegment per AWS SDK operation and the
 //!   trace header on every attempt; add it with `.interceptor(XRayInterceptor::new())` on a
@@ -161,27 +164,27 @@
 //! - `tracing`: `tracing_bridge::SubsegmentLayer` (`tracing` spans as subsegments) and
 //!   `tracing_bridge::WithTraceId` (trace ids in log lines).
 //! - `testing`: test support: `testing::Capture` (a scoped tracer recording into memory), an
-//!   in-memory emitter (`Emitter::memory`), a discarding one (`Emitter::null`), a counting
+//!   in-memory emitter (`wire::Emitter::memory`), a discarding one (`Emitter::null`), a counting
 //!   allocator, and the validator.
 //! - `validate`: the conformance validator (the official schema plus the documented rules).
 //!
 //! # Limitations
 //!
 //! - Documents are written in compact JSON with timestamps as `<seconds>.<microseconds>`.
-//! - A datagram never exceeds [`DEFAULT_DATAGRAM_LIMIT`] bytes (configurable, at most
-//!   65 507): larger documents are split into independent subsegments, then cut (see
-//!   [`Emitter`]).
+//! - A datagram never exceeds [`DEFAULT_DATAGRAM_LIMIT`](wire::DEFAULT_DATAGRAM_LIMIT) bytes
+//!   (configurable, at most 65 507): larger documents are split into independent
+//!   subsegments, then cut (see [`Emitter`](wire::Emitter)).
 //! - Recordings are pooled for up to 256 invocations in flight at once; each one beyond that
 //!   allocates a recording and drops it afterwards (`TracerStats::recordings_allocated`).
-//! - UDP tells the sender only that the kernel took a datagram: see [`EmitterStats`] for what
+//! - UDP tells the sender only that the kernel took a datagram: see [`EmitterStats`](wire::EmitterStats) for what
 //!   the loss counters can and cannot know.
-//! - Each (sub)segment holds at most [`MAX_ENTITY_BYTES`] (256 KiB) of annotations, metadata
+//! - Each (sub)segment holds at most [`MAX_ENTITY_BYTES`](model::MAX_ENTITY_BYTES) (256 KiB) of annotations, metadata
 //!   and cause; entries beyond are refused with [`RecordError::OverBudget`], counted, and
-//!   marked on the entity. Metadata values nest at most [`MAX_METADATA_DEPTH`] (32) levels;
+//!   marked on the entity. Metadata values nest at most [`MAX_METADATA_DEPTH`](model::MAX_METADATA_DEPTH) (32) levels;
 //!   deeper parts are replaced by a marker string and counted.
 //! - Service segments learn about the host from the environment and local files only; the
 //!   EC2 instance metadata service is never called (give the availability zone with
-//!   [`HostFacts::with_ec2`]).
+//!   `service::HostFacts::with_ec2`).
 
 #![warn(missing_docs)]
 
@@ -237,7 +240,7 @@ pub use trace_header::{
     EncodedHeader, ExtraFields, HEADER_NAME, Malformed, SamplingDecision, TraceHeader,
 };
 
-/// Sending documents: the [`Emitter`](wire::Emitter) (UDP to the daemon, OTLP, or memory in
+/// Sending documents: the [`Emitter`](crate::wire::Emitter) (UDP to the daemon, OTLP, or memory in
 /// tests), the buffers it reuses, its loss counters, the document writer and the header-level
 /// facts of the wire format.
 ///
@@ -265,10 +268,10 @@ pub mod wire {
 }
 
 /// Segments for services that receive requests themselves (ECS, Fargate, EC2, containers):
-/// [`ServiceTracer`](service::ServiceTracer), the per-request
-/// [`ServiceSegment`](service::ServiceSegment), the host facts it records and, with the `http`
+/// [`ServiceTracer`](crate::service::ServiceTracer), the per-request
+/// [`ServiceSegment`](crate::service::ServiceSegment), the host facts it records and, with the `http`
 /// feature, the `XRayLayer` tower layer. Feature `service`; centralized sampling
-/// ([`sampling::centralized`]) comes with it.
+/// (`sampling::CentralizedSampler`) comes with it.
 ///
 /// ```
 /// use xray_core::service::{IncomingRequest, ServiceTracer};
@@ -289,8 +292,7 @@ pub mod service {
     #[cfg(feature = "http")]
     pub use crate::runtime::http_layer::{XRayLayer, XRayResponseFuture, XRayService};
     pub use crate::runtime::service::{
-        IncomingRequest, SDK_NAME, SDK_VERSION, ServiceSegment, ServiceTracer,
-        ServiceTracerBuilder,
+        IncomingRequest, SDK_NAME, SDK_VERSION, ServiceSegment, ServiceTracer, ServiceTracerBuilder,
     };
 }
 

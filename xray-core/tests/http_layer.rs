@@ -17,7 +17,13 @@ use serde_json::Value;
 use tower::util::BoxCloneService;
 use tower::{ServiceBuilder, ServiceExt};
 use xray_core::sampling::LocalSampler;
-use xray_core::{Config, TraceId, Tracer, capture_method, model::{Clock, ManualClock, Timestamp}, wire::{Emitter, MemorySink}, service::{HostFacts, ServiceTracer, XRayLayer}, validate::Validator};
+use xray_core::{
+    Config, TraceId, Tracer, capture_method,
+    model::{Clock, ManualClock, Timestamp},
+    service::{HostFacts, ServiceTracer, XRayLayer},
+    validate::Validator,
+    wire::{Emitter, MemorySink},
+};
 
 const PARENT: &str = "53995c3f42cd8ad8";
 const NOOP_ROOT: &str = "1-00000000-000000000000000000000000";

@@ -8,7 +8,11 @@ use std::time::Duration;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use xray_core::testing::Capture;
-use xray_core::{Config, Handle, Tracer, capture_lambda_handler, capture_method, wire::{Emitter, MemorySink}, validate::Validator};
+use xray_core::{
+    Config, Handle, Tracer, capture_lambda_handler, capture_method,
+    validate::Validator,
+    wire::{Emitter, MemorySink},
+};
 
 const PARENT: &str = "53995c3f42cd8ad8";
 
@@ -16,10 +20,8 @@ fn sink() -> &'static MemorySink {
     static SINK: OnceLock<MemorySink> = OnceLock::new();
     SINK.get_or_init(|| {
         let (emitter, sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
-        let config = Config {
-            service_name: "orders".into(),
-            ..Config::default()
-        };
+        let mut config = Config::default();
+        config.service_name = "orders".into();
         assert!(xray_core::set_global(Tracer::with_emitter(config, emitter)).is_ok());
         sink
     })

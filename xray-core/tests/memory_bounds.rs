@@ -12,7 +12,12 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use xray_core::{RecordError, SegmentId, TraceId, wire::{DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter}, model::{EntityTree, MAX_ENTITY_BYTES, Timestamp}, validate::Validator};
+use xray_core::{
+    RecordError, SegmentId, TraceId,
+    model::{EntityTree, MAX_ENTITY_BYTES, Timestamp},
+    validate::Validator,
+    wire::{DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter},
+};
 
 thread_local! {
     static LIVE: Cell<i64> = const { Cell::new(0) };

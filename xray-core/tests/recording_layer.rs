@@ -9,7 +9,11 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 use xray_core::testing::{Capture, SAMPLED_HEADER};
-use xray_core::{Config, Handle, RecordError, Subsegment, Tracer, capture_lambda_handler, capture_method, wire::Emitter, service::{IncomingRequest, ServiceTracer}};
+use xray_core::{
+    Config, Handle, RecordError, Subsegment, Tracer, capture_lambda_handler, capture_method,
+    service::{IncomingRequest, ServiceTracer},
+    wire::Emitter,
+};
 
 const UNSAMPLED: &str =
     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";

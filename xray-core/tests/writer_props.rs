@@ -4,7 +4,12 @@
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use xray_core::{Namespace, SegmentId, TraceId, wire::{DATAGRAM_HEADER, EmitBuffer, Emitter, write_document}, model::{EntityIndex, EntityTree, Timestamp, sanitize_name_into}, validate::Validator};
+use xray_core::{
+    Namespace, SegmentId, TraceId,
+    model::{EntityIndex, EntityTree, Timestamp, sanitize_name_into},
+    validate::Validator,
+    wire::{DATAGRAM_HEADER, EmitBuffer, Emitter, write_document},
+};
 
 #[derive(Debug, Clone)]
 enum Ann {

@@ -9,7 +9,11 @@ use std::net::UdpSocket;
 
 use serde::Serialize;
 use xray_core::testing::{CountingAllocator, count_allocations, counting_installed};
-use xray_core::{Namespace, SamplingDecision, SegmentId, TraceHeader, TraceId, wire::{EmitBuffer, Emitter, write_document}, model::{EntityTree, Timestamp}};
+use xray_core::{
+    Namespace, SamplingDecision, SegmentId, TraceHeader, TraceId,
+    model::{EntityTree, Timestamp},
+    wire::{EmitBuffer, Emitter, write_document},
+};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;

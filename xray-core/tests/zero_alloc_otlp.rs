@@ -9,7 +9,11 @@ use lambda_runtime::{Context, LambdaEvent};
 use xray_core::testing::{
     CountingAllocator, count_allocations, counting_installed, poll_to_completion,
 };
-use xray_core::{Config, Output, OutputConfig, TraceId, Tracer, capture_lambda_handler, capture_method, wire::{EmitBuffer, Emitter}, model::{EntityTree, Timestamp}};
+use xray_core::{
+    Config, Output, OutputConfig, TraceId, Tracer, capture_lambda_handler, capture_method,
+    model::{EntityTree, Timestamp},
+    wire::{EmitBuffer, Emitter},
+};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -55,11 +59,9 @@ fn event() -> LambdaEvent<u32> {
 }
 
 fn otlp_config(daemon: &UdpSocket, limit: usize) -> Config {
-    let mut config = Config {
-        datagram_limit: limit,
-        output: OutputConfig::new(Output::OtlpUdp),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.datagram_limit = limit;
+    config.output = OutputConfig::new(Output::OtlpUdp);
     config.daemon.udp = daemon.local_addr().unwrap();
     config
 }

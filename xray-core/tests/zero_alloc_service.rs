@@ -11,7 +11,11 @@ use xray_core::sampling::LocalSampler;
 use xray_core::testing::{
     CountingAllocator, count_allocations, counting_installed, poll_to_completion,
 };
-use xray_core::{Config, Tracer, capture_method, wire::Emitter, service::{HostFacts, IncomingRequest, ServiceTracer}};
+use xray_core::{
+    Config, Tracer, capture_method,
+    service::{HostFacts, IncomingRequest, ServiceTracer},
+    wire::Emitter,
+};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;

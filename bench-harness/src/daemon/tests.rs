@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use xray_core::{Namespace, TraceHeader, TraceId, wire::{EmitBuffer, Emitter}, model::{EntityTree, Timestamp}};
+use xray_core::{
+    Namespace, TraceHeader, TraceId,
+    model::{EntityTree, Timestamp},
+    wire::{EmitBuffer, Emitter},
+};
 
 use super::traces::TraceStore;
 use super::*;

@@ -9,7 +9,11 @@
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use xray_core::{TraceId, wire::{EmitBuffer, Emitter}, model::{EntityTree, Timestamp}};
+use xray_core::{
+    TraceId,
+    model::{EntityTree, Timestamp},
+    wire::{EmitBuffer, Emitter},
+};
 
 use crate::daemon::{DaemonStats, FakeDaemon};
 

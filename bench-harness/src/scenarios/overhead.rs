@@ -109,16 +109,15 @@ impl Tracers {
     fn new() -> std::io::Result<Tracers> {
         let sink = UdpSocket::bind("127.0.0.1:0")?;
         let limit = xray_core::wire::DEFAULT_DATAGRAM_LIMIT;
+        let mut disabled = Config::default();
+        disabled.disabled = true;
         Ok(Tracers {
             null: Tracer::with_emitter(Config::default(), Emitter::null(limit)),
             udp: Tracer::with_emitter(
                 Config::default(),
                 Emitter::try_udp(sink.local_addr()?, limit)?,
             ),
-            disabled: Tracer::new(Config {
-                disabled: true,
-                ..Config::default()
-            }),
+            disabled: Tracer::new(disabled),
             _sink: sink,
         })
     }

@@ -48,6 +48,9 @@ const HOSTNAME_FILES: [&str; 2] = ["/proc/sys/kernel/hostname", "/etc/hostname"]
 /// assert_eq!(none, HostFacts::default());
 /// assert_eq!(none.with_ec2("i-0123abcd", "").origin, ORIGIN_EC2_INSTANCE);
 /// ```
+///
+/// Not `#[non_exhaustive]` on purpose: callers build it with a struct literal and
+/// `..HostFacts::default()`, which that attribute forbids outside this crate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostFacts {
     /// `origin`: [`ORIGIN_ECS_CONTAINER`], [`ORIGIN_EC2_INSTANCE`], or any other type X-Ray

@@ -50,6 +50,9 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// };
 /// assert_eq!(request.user_agent, None);
 /// ```
+///
+/// Not `#[non_exhaustive]` on purpose: callers build it with a struct literal and
+/// `..Default::default()`, which that attribute forbids outside this crate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IncomingRequest<'a> {
     /// The `X-Amzn-Trace-Id` header, as received.

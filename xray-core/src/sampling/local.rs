@@ -11,6 +11,7 @@ use crate::time::{Clock, Timestamp};
 
 /// One rule of a [`LocalSampler`], as configured.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RuleSummary {
     /// The host pattern.
     pub host: String,

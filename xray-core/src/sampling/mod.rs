@@ -60,6 +60,9 @@ pub use rules::RulesError;
 /// };
 /// assert_eq!(r.method, Some("POST"));
 /// ```
+///
+/// Not `#[non_exhaustive]` on purpose: callers build it with a struct literal and
+/// `..Default::default()`, which that attribute forbids outside this crate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SamplingRequest<'a> {
     /// The `Host` header.
@@ -104,6 +107,7 @@ pub enum Reason {
 ///
 /// `Copy` and allocation-free: the rule name is held inline (see [`RuleName`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Outcome {
     /// Whether to record the request.
     pub sampled: bool,

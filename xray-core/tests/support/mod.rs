@@ -11,7 +11,11 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
-use xray_core::{Config, Tracer, wire::{Emitter, MemorySink}, validate::Validator};
+use xray_core::{
+    Config, Tracer,
+    validate::Validator,
+    wire::{Emitter, MemorySink},
+};
 
 pub const PARENT: &str = "53995c3f42cd8ad8";
 
@@ -19,10 +23,8 @@ pub fn sink() -> &'static MemorySink {
     static SINK: OnceLock<MemorySink> = OnceLock::new();
     SINK.get_or_init(|| {
         let (emitter, sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
-        let config = Config {
-            service_name: "orders".into(),
-            ..Config::default()
-        };
+        let mut config = Config::default();
+        config.service_name = "orders".into();
         assert!(xray_core::set_global(Tracer::with_emitter(config, emitter)).is_ok());
         sink
     })
