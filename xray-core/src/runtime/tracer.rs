@@ -70,7 +70,7 @@ pub(crate) struct TracerCounters {
 #[non_exhaustive]
 pub struct TracerStats {
     /// Invocations recorded (`Sampled=1` with `Root` and `Parent`), and service requests
-    /// recorded (see [`ServiceTracer`](crate::service::ServiceTracer)).
+    /// recorded (see `service::ServiceTracer`, feature `service`).
     pub invocations_sampled: u64,
     /// Invocations not recorded because the header said so (`Sampled=0`, `?`, no `Parent`),
     /// and service requests not recorded (by the header or the sampler).

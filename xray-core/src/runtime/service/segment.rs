@@ -8,7 +8,7 @@ use crate::runtime::context::{Entered, Frame, Handle, Instrumented};
 use crate::runtime::recording::Ending;
 use crate::trace_header::{EncodedHeader, SamplingDecision, TraceHeader};
 
-/// The segment of one request, from [`ServiceTracer::begin`].
+/// The segment of one request, from [`ServiceTracer::begin`](super::ServiceTracer::begin).
 ///
 /// Run the request's work with [`instrument`](ServiceSegment::instrument) or
 /// [`in_scope`](ServiceSegment::in_scope) so `#[capture_method]` functions and
