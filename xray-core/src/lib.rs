@@ -250,7 +250,7 @@ pub use trace_header::{
 /// let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
 /// let emitter = Emitter::udp(daemon.local_addr().unwrap(), DEFAULT_DATAGRAM_LIMIT);
 /// assert_eq!(emitter.limit(), DEFAULT_DATAGRAM_LIMIT);
-/// assert_eq!(emitter.stats().datagrams_sent, 0);
+/// assert_eq!(emitter.stats().datagrams_handed_to_kernel, 0);
 /// ```
 pub mod wire {
     #[cfg(any(test, feature = "testing"))]
