@@ -17,7 +17,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use lambda_runtime::{Context, LambdaEvent};
 use tracing_subscriber::layer::SubscriberExt;
 use xray_core::testing::poll_to_completion;
-use xray_core::{Config, Emitter, Handle, Tracer, capture_lambda_handler, capture_method};
+use xray_core::{Config, Handle, Tracer, capture_lambda_handler, capture_method, wire::Emitter};
 
 #[inline(never)]
 fn bare(x: u64) -> u64 {
@@ -108,7 +108,7 @@ fn install_global() {
     let config = Config::default();
     let _ = xray_core::set_global(Tracer::with_emitter(
         config,
-        Emitter::null(xray_core::DEFAULT_DATAGRAM_LIMIT),
+        Emitter::null(xray_core::wire::DEFAULT_DATAGRAM_LIMIT),
     ));
 }
 
@@ -157,7 +157,7 @@ fn invocation(c: &mut Criterion) {
         Config::default(),
         Emitter::udp(
             daemon.local_addr().unwrap(),
-            xray_core::DEFAULT_DATAGRAM_LIMIT,
+            xray_core::wire::DEFAULT_DATAGRAM_LIMIT,
         ),
     );
     let mut g = c.benchmark_group("invocation_10_calls");

@@ -7,10 +7,10 @@
 //! ```
 //! use std::time::Duration;
 //! use bench_harness::daemon::FakeDaemon;
-//! use xray_core::{EmitBuffer, Emitter, EntityTree, Timestamp, TraceId};
+//! use xray_core::{TraceId, wire::{EmitBuffer, Emitter}, model::{EntityTree, Timestamp}};
 //!
 //! let daemon = FakeDaemon::start().unwrap();
-//! let emitter = Emitter::udp(daemon.addr(), xray_core::DEFAULT_DATAGRAM_LIMIT);
+//! let emitter = Emitter::udp(daemon.addr(), xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
 //!
 //! let mut tree = EntityTree::new(TraceId::random());
 //! let root = tree.begin_segment("checkout", None, Timestamp::now());

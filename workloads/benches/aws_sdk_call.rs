@@ -17,7 +17,7 @@ use aws_types::region::Region;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use lambda_runtime::{Context, LambdaEvent};
 use xray_core::aws_sdk::XRayInterceptor;
-use xray_core::{Config, Emitter, Tracer, capture_lambda_handler};
+use xray_core::{Config, Tracer, capture_lambda_handler, wire::Emitter};
 
 static CLIENTS: OnceLock<(aws_sdk_dynamodb::Client, aws_sdk_dynamodb::Client)> = OnceLock::new();
 
@@ -42,7 +42,7 @@ fn bench(c: &mut Criterion) {
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
     let emitter = Emitter::udp(
         daemon.local_addr().unwrap(),
-        xray_core::DEFAULT_DATAGRAM_LIMIT,
+        xray_core::wire::DEFAULT_DATAGRAM_LIMIT,
     );
     assert!(xray_core::set_global(Tracer::with_emitter(Config::default(), emitter)).is_ok());
     let sdk = SdkConfig::builder()

@@ -15,7 +15,7 @@ use aws_types::region::Region;
 use lambda_runtime::{Context, LambdaEvent};
 use xray_core::aws_sdk::XRayInterceptor;
 use xray_core::testing::{CountingAllocator, count_allocations, counting_installed};
-use xray_core::{Config, Emitter, Tracer, capture_lambda_handler};
+use xray_core::{Config, Tracer, capture_lambda_handler, wire::Emitter};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -58,7 +58,7 @@ fn the_interceptor_adds_one_allocation_unsampled_and_few_sampled() {
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
     let emitter = Emitter::udp(
         daemon.local_addr().unwrap(),
-        xray_core::DEFAULT_DATAGRAM_LIMIT,
+        xray_core::wire::DEFAULT_DATAGRAM_LIMIT,
     );
     assert!(xray_core::set_global(Tracer::with_emitter(Config::default(), emitter)).is_ok());
     let canned = Canned::default();

@@ -21,7 +21,7 @@ use aws_types::region::Region;
 use bench_harness::daemon::{Entity, FakeDaemon};
 use lambda_runtime::{Context, LambdaEvent};
 use xray_core::aws_sdk::XRayInterceptor;
-use xray_core::{Config, Emitter, TraceId, Tracer, capture_lambda_handler};
+use xray_core::{Config, TraceId, Tracer, capture_lambda_handler, wire::Emitter};
 
 const PARENT: &str = "9a9197af755a6419";
 const LINEAGE: &str = "a87bd80c:1|68fd508a:5";
@@ -183,7 +183,7 @@ impl World {
         let moto = Moto::start();
         let proxy = Proxy::start(moto.addr);
         let daemon = FakeDaemon::start().unwrap();
-        let emitter = Emitter::udp(daemon.addr(), xray_core::DEFAULT_DATAGRAM_LIMIT);
+        let emitter = Emitter::udp(daemon.addr(), xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
         assert!(xray_core::set_global(Tracer::with_emitter(Config::default(), emitter)).is_ok());
         assert!(CLIENTS.set(clients(&proxy)).is_ok());
         let rt = tokio::runtime::Builder::new_multi_thread()

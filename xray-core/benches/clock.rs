@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use xray_core::{Clock, Timestamp};
+use xray_core::model::{Clock, Timestamp};
 
 fn clock(c: &mut Criterion) {
     // Let the counter calibrate (10 ms) before measuring it.

@@ -19,13 +19,17 @@ use hyper_util::rt::TokioExecutor;
 use tower::{Layer, Service, ServiceExt};
 use xray_core::http_client::{ClientOptions, XRayClientLayer};
 use xray_core::sql::XRayPool;
-use xray_core::{Config, Emitter, IncomingRequest, ServiceSegment, ServiceTracer, Tracer};
+use xray_core::{
+    Config, Tracer,
+    service::{IncomingRequest, ServiceSegment, ServiceTracer},
+    wire::Emitter,
+};
 
 const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
 const UNSAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0";
 
 fn service() -> ServiceTracer {
-    let emitter = Emitter::null(xray_core::DEFAULT_DATAGRAM_LIMIT);
+    let emitter = Emitter::null(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
     ServiceTracer::new(Tracer::with_emitter(Config::default(), emitter), "bench")
 }
 

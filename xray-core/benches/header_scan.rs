@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use xray_core::{TraceHeader, sampled_decision};
+use xray_core::{TraceHeader, wire::sampled_decision};
 
 const HEADERS: &[(&str, &str)] = &[
     (

@@ -8,8 +8,9 @@ use std::net::UdpSocket;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde::Serialize;
 use xray_core::{
-    EmitBuffer, Emitter, EntityIndex, EntityTree, Namespace, SegmentId, Timestamp, TraceHeader,
-    TraceId, write_document,
+    Namespace, SegmentId, TraceHeader, TraceId,
+    model::{EntityIndex, EntityTree, Timestamp},
+    wire::{EmitBuffer, Emitter, write_document},
 };
 
 const HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1|68fd508a:5";
@@ -225,13 +226,13 @@ fn udp_send(c: &mut Criterion) {
     let (t, h) = tree();
     let mut doc = Vec::new();
     write_document(&t, h, &mut doc);
-    let mut datagram = xray_core::DATAGRAM_HEADER.to_vec();
+    let mut datagram = xray_core::wire::DATAGRAM_HEADER.to_vec();
     datagram.extend_from_slice(&doc);
 
     let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
     raw.connect(addr).unwrap();
     raw.set_nonblocking(true).unwrap();
-    let emitter = Emitter::udp(addr, xray_core::DEFAULT_DATAGRAM_LIMIT);
+    let emitter = Emitter::udp(addr, xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
     let mut buf = EmitBuffer::new();
 
     // Nobody reads the daemon socket: once its queue is full the kernel drops at the receiver,

@@ -6,8 +6,9 @@ use std::net::UdpSocket;
 use std::time::Duration;
 
 use xray_core::{
-    DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter, EntityTree, Namespace, Timestamp,
-    TraceHeader,
+    Namespace, TraceHeader,
+    model::{EntityTree, Timestamp},
+    wire::{DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter},
 };
 
 fn main() -> std::io::Result<()> {

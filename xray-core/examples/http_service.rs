@@ -20,7 +20,10 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tower::{ServiceBuilder, ServiceExt};
-use xray_core::{ServiceTracer, TraceId, XRayLayer, capture_method};
+use xray_core::{
+    TraceId, capture_method,
+    service::{ServiceTracer, XRayLayer},
+};
 
 #[derive(Debug)]
 struct NotFound(u32);

@@ -109,7 +109,7 @@ pub enum RecordError {
     /// There is no open (sub)segment to record on.
     NoEntity,
     /// The entity already holds its byte budget for annotations, metadata and cause
-    /// ([`MAX_ENTITY_BYTES`](crate::MAX_ENTITY_BYTES)); the refusal is counted and marked on the
+    /// ([`MAX_ENTITY_BYTES`](crate::model::MAX_ENTITY_BYTES)); the refusal is counted and marked on the
     /// entity as the metadata `xray_sdk.entries_over_budget`.
     OverBudget,
     /// Called from inside a closure the SDK runs with the recording locked (`with_current`,
@@ -147,9 +147,9 @@ impl std::error::Error for RecordError {}
 /// True when `key` is a valid annotation key.
 ///
 /// ```
-/// assert!(xray_core::is_valid_annotation_key("user_id"));
-/// assert!(!xray_core::is_valid_annotation_key("user-id"));
-/// assert!(!xray_core::is_valid_annotation_key(""));
+/// assert!(xray_core::model::is_valid_annotation_key("user_id"));
+/// assert!(!xray_core::model::is_valid_annotation_key("user-id"));
+/// assert!(!xray_core::model::is_valid_annotation_key(""));
 /// ```
 pub const fn is_valid_annotation_key(key: &str) -> bool {
     let b = key.as_bytes();

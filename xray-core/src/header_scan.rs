@@ -26,7 +26,7 @@ const CANONICAL_SAMPLED_AT: usize = 5 + 35 + 1 + 7 + 16 + 1;
 /// [`TraceHeader::parse`]: crate::TraceHeader::parse
 ///
 /// ```
-/// use xray_core::{SamplingDecision, TraceHeader, sampled_decision};
+/// use xray_core::{SamplingDecision, TraceHeader, wire::sampled_decision};
 /// let raw = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
 /// assert_eq!(sampled_decision(raw), SamplingDecision::NotSampled);
 /// assert_eq!(sampled_decision(raw), TraceHeader::parse(raw).sampled());

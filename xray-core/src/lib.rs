@@ -30,7 +30,7 @@
 //! // the tracer sends to `AWS_XRAY_DAEMON_ADDRESS`. Here, a daemon socket of our own and one
 //! // invocation with the header Lambda would pass.
 //! let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-//! let emitter = xray_core::Emitter::udp(daemon.local_addr().unwrap(), 64_000);
+//! let emitter = xray_core::wire::Emitter::udp(daemon.local_addr().unwrap(), 64_000);
 //! let tracer = xray_core::Tracer::with_emitter(xray_core::Config::default(), emitter);
 //! assert!(xray_core::set_global(tracer).is_ok());
 //! let mut context = Context::default();
@@ -85,7 +85,7 @@
 //! # Building documents by hand
 //!
 //! ```
-//! use xray_core::{EmitBuffer, Emitter, EntityTree, Namespace, Timestamp, TraceHeader};
+//! use xray_core::{Namespace, TraceHeader, wire::{EmitBuffer, Emitter}, model::{EntityTree, Timestamp}};
 //!
 //! // The header an upstream service (or Lambda) passed in.
 //! let header = TraceHeader::parse(
@@ -101,7 +101,7 @@
 //! tree.end(handler, Timestamp::now());
 //!
 //! let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-//! let emitter = Emitter::udp(daemon.local_addr().unwrap(), xray_core::DEFAULT_DATAGRAM_LIMIT);
+//! let emitter = Emitter::udp(daemon.local_addr().unwrap(), xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
 //! emitter.emit(&mut tree, handler, &mut EmitBuffer::new());
 //!
 //! let mut buf = [0u8; 65_536];
@@ -115,19 +115,19 @@
 //! # Services outside Lambda
 //!
 //! On ECS, Fargate, EC2 or in any container nothing upstream records the service, so it
-//! records a *segment* per request itself: a [`ServiceTracer`] (segment name, sampler, host
-//! facts such as `origin` and `aws.ecs.container`) opens a [`ServiceSegment`] for each
-//! [`IncomingRequest`], continuing an incoming `X-Amzn-Trace-Id` or letting the sampler decide,
-//! and sends it when [`finish`](ServiceSegment::finish)ed with the response status.
-//! `#[capture_method]` functions run through [`ServiceSegment::instrument`] or
-//! [`ServiceSegment::in_scope`] nest under it. With the `http` feature, `XRayLayer` does all of
-//! this for tower services over `http` types (hyper, axum); see
-//! `examples/http_service.rs`.
+//! records a *segment* per request itself (feature `service`, module `service`): a
+//! `ServiceTracer` (segment name, sampler, host facts such as `origin` and
+//! `aws.ecs.container`) opens a `ServiceSegment` for each `IncomingRequest`, continuing an
+//! incoming `X-Amzn-Trace-Id` or letting the sampler decide, and sends it when `finish`ed with
+//! the response status. `#[capture_method]` functions run through
+//! `ServiceSegment::instrument` or `ServiceSegment::in_scope` nest under it. With the `http`
+//! feature, `service::XRayLayer` does all of this for tower services over `http` types
+//! (hyper, axum); see `examples/http_service.rs`.
 //!
 //! ```
-//! use xray_core::{Config, Emitter, IncomingRequest, ServiceTracer, Tracer};
+//! use xray_core::{Config, Tracer, wire::Emitter, service::{IncomingRequest, ServiceTracer}};
 //!
-//! let (emitter, sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+//! let (emitter, sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
 //! let service = ServiceTracer::new(Tracer::with_emitter(Config::default(), emitter), "orders");
 //! let segment = service.begin(&IncomingRequest {
 //!     trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
@@ -146,8 +146,11 @@
 //! - `macros` (default): re-exports `#[capture_lambda_handler]` and `#[capture_method]`.
 //! - `lambda` (default): [`InvocationSource`] for `lambda_runtime`'s `LambdaEvent` and
 //!   `Context`, and [`LambdaLayer`].
-//! - `http`: `XRayLayer` / `XRayService`, a tower layer that opens a [`ServiceSegment`] for
-//!   every inbound `http::Request` and adds `X-Amzn-Trace-Id` to the response (adds the `http`,
+//! - `service`: the `service` module (service segments, host facts) and centralized
+//!   sampling (`sampling::CentralizedSampler`). A Lambda build leaves it off: Lambda records
+//!   the function's segment itself.
+//! - `http` (implies `service`): `service::XRayLayer` / `XRayService`, a tower layer that
+//!   opens a `ServiceSegment` for every inbound `http::Request` and adds `X-Amzn-Trace-Id` to the response (adds the `http`,
 //!   `http-body`, `tower-layer` and `tower-service` dependencies).
 //! - `aws-sdk`: `aws_sdk::XRayInterceptor`, one `aws` subsegment per AWS SDK operation and the
 //!   trace header on every attempt; add it with `.interceptor(XRayInterceptor::new())` on a
@@ -161,27 +164,27 @@
 //! - `tracing`: `tracing_bridge::SubsegmentLayer` (`tracing` spans as subsegments) and
 //!   `tracing_bridge::WithTraceId` (trace ids in log lines).
 //! - `testing`: test support: `testing::Capture` (a scoped tracer recording into memory), an
-//!   in-memory emitter (`Emitter::memory`), a discarding one (`Emitter::null`), a counting
+//!   in-memory emitter (`wire::Emitter::memory`), a discarding one (`Emitter::null`), a counting
 //!   allocator, and the validator.
 //! - `validate`: the conformance validator (the official schema plus the documented rules).
 //!
 //! # Limitations
 //!
 //! - Documents are written in compact JSON with timestamps as `<seconds>.<microseconds>`.
-//! - A datagram never exceeds [`DEFAULT_DATAGRAM_LIMIT`] bytes (configurable, at most
-//!   65 507): larger documents are split into independent subsegments, then cut (see
-//!   [`Emitter`]).
+//! - A datagram never exceeds [`DEFAULT_DATAGRAM_LIMIT`](wire::DEFAULT_DATAGRAM_LIMIT) bytes
+//!   (configurable, at most 65 507): larger documents are split into independent
+//!   subsegments, then cut (see [`Emitter`](wire::Emitter)).
 //! - Recordings are pooled for up to 256 invocations in flight at once; each one beyond that
 //!   allocates a recording and drops it afterwards (`TracerStats::recordings_allocated`).
-//! - UDP tells the sender only that the kernel took a datagram: see [`EmitterStats`] for what
+//! - UDP tells the sender only that the kernel took a datagram: see [`EmitterStats`](wire::EmitterStats) for what
 //!   the loss counters can and cannot know.
-//! - Each (sub)segment holds at most [`MAX_ENTITY_BYTES`] (256 KiB) of annotations, metadata
+//! - Each (sub)segment holds at most [`MAX_ENTITY_BYTES`](model::MAX_ENTITY_BYTES) (256 KiB) of annotations, metadata
 //!   and cause; entries beyond are refused with [`RecordError::OverBudget`], counted, and
-//!   marked on the entity. Metadata values nest at most [`MAX_METADATA_DEPTH`] (32) levels;
+//!   marked on the entity. Metadata values nest at most [`MAX_METADATA_DEPTH`](model::MAX_METADATA_DEPTH) (32) levels;
 //!   deeper parts are replaced by a marker string and counted.
 //! - Service segments learn about the host from the environment and local files only; the
 //!   EC2 instance metadata service is never called (give the availability zone with
-//!   [`HostFacts::with_ec2`]).
+//!   `service::HostFacts::with_ec2`).
 
 #![warn(missing_docs)]
 
@@ -196,7 +199,7 @@ mod header_scan;
 pub mod http_client;
 mod id;
 mod json;
-mod model;
+pub mod model;
 mod name;
 mod name_charset;
 mod otlp;
@@ -215,54 +218,83 @@ pub mod tracing_bridge;
 pub mod validate;
 pub mod w3c;
 
-pub use annotation::{
-    AnnotationValue, MAX_ANNOTATION_KEY_LEN, MAX_ANNOTATION_STRING_CHARS, RecordError,
-    is_valid_annotation_key, is_valid_metadata_namespace,
-};
+pub use annotation::{AnnotationValue, RecordError};
 pub use config::{
     Config, ConfigWarning, ContextMissing, DEFAULT_DAEMON, DaemonAddress, DaemonAddressError,
     SERVICE_UNDEFINED,
 };
 pub use config::{DEFAULT_OTLP_HTTP_ENDPOINT, HttpEndpoint, OtlpOptions, Output, OutputConfig};
-#[cfg(any(test, feature = "testing"))]
-pub use emit::MemorySink;
-pub use emit::{
-    BATCH_NAME, DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter, EmitterCounters,
-    EmitterStats, MAX_NESTING, MAX_UDP_PAYLOAD,
-};
-pub use header_scan::sampled_decision;
 pub use id::{IdError, SegmentId, TRACE_ID_LEN, TraceId};
-pub use json::document::write_document;
-pub use model::{
-    AwsParam, EntityIndex, EntityKind, EntityMut, EntityTree, MAX_CHAIN, MAX_ENTITY_BYTES,
-    MAX_MESSAGE_CHARS, MAX_METADATA_DEPTH, Namespace, RecordCounts, SqlPreparation,
-};
-pub use name::{MAX_NAME_CHARS, is_name_char, is_valid_name, sanitize_name_into};
-pub use otlp::{OtlpResource, Signal, otel_trace_id};
+pub use model::{EntityMut, Namespace};
 pub use runtime::api::{
     current_entity_id, current_trace_id, is_sampled, put_annotation, put_metadata, put_metadata_in,
     try_put_annotation, try_put_metadata, with_current,
 };
 pub use runtime::context::{Handle, Instrumented, downstream_header};
-pub use runtime::host::{HostFacts, ORIGIN_EC2_INSTANCE, ORIGIN_ECS_CONTAINER};
-#[cfg(feature = "http")]
-pub use runtime::http_layer::{XRayLayer, XRayResponseFuture, XRayService};
 pub use runtime::lambda::{Invocation, InvocationSource, TRACE_ENV};
 #[cfg(feature = "lambda")]
 pub use runtime::lambda_layer::{LambdaFuture, LambdaLayer, LambdaService};
-pub use runtime::recording::MAX_ENTITIES;
-pub use runtime::service::{
-    IncomingRequest, SDK_NAME, SDK_VERSION, ServiceSegment, ServiceTracer, ServiceTracerBuilder,
-};
 pub use runtime::subsegment::{InSubsegment, InSubsegmentExt, Subsegment, in_subsegment};
 pub use runtime::tracer::{ScopedFuture, Tracer, TracerBuilder, TracerStats, global, set_global};
-pub use time::{Clock, ManualClock, Timestamp};
 pub use trace_header::{
-    ENCODED_CAPACITY, EncodedHeader, ExtraFields, HEADER_NAME, Malformed, SamplingDecision,
-    TraceHeader, TraceHeaderStats, is_valid_extra_field, trace_header_stats,
+    EncodedHeader, ExtraFields, HEADER_NAME, Malformed, SamplingDecision, TraceHeader,
 };
-#[cfg(feature = "validate")]
-pub use validate::{DatagramError, DocumentError, Report, Validator};
+
+/// Sending documents: the [`Emitter`](crate::wire::Emitter) (UDP to the daemon, OTLP, or memory in
+/// tests), the buffers it reuses, its loss counters, the document writer and the header-level
+/// facts of the wire format.
+///
+/// ```
+/// use xray_core::wire::{DEFAULT_DATAGRAM_LIMIT, Emitter};
+///
+/// let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+/// let emitter = Emitter::udp(daemon.local_addr().unwrap(), DEFAULT_DATAGRAM_LIMIT);
+/// assert_eq!(emitter.limit(), DEFAULT_DATAGRAM_LIMIT);
+/// assert_eq!(emitter.stats().datagrams_handed_to_kernel, 0);
+/// ```
+pub mod wire {
+    #[cfg(any(test, feature = "testing"))]
+    pub use crate::emit::MemorySink;
+    pub use crate::emit::{
+        BATCH_NAME, DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter, EmitterCounters,
+        EmitterStats, MAX_NESTING, MAX_UDP_PAYLOAD,
+    };
+    pub use crate::header_scan::sampled_decision;
+    pub use crate::json::document::write_document;
+    pub use crate::otlp::{OtlpResource, Signal, otel_trace_id};
+    pub use crate::trace_header::{
+        ENCODED_CAPACITY, TraceHeaderStats, is_valid_extra_field, trace_header_stats,
+    };
+}
+
+/// Segments for services that receive requests themselves (ECS, Fargate, EC2, containers):
+/// [`ServiceTracer`](crate::service::ServiceTracer), the per-request
+/// [`ServiceSegment`](crate::service::ServiceSegment), the host facts it records and, with the `http`
+/// feature, the `XRayLayer` tower layer. Feature `service`; centralized sampling
+/// (`sampling::CentralizedSampler`) comes with it.
+///
+/// ```
+/// use xray_core::service::{IncomingRequest, ServiceTracer};
+/// use xray_core::{Config, Tracer, wire::Emitter};
+///
+/// let (emitter, sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
+/// let service = ServiceTracer::new(Tracer::with_emitter(Config::default(), emitter), "orders");
+/// let segment = service.begin(&IncomingRequest {
+///     trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
+///     ..IncomingRequest::default()
+/// });
+/// segment.finish(Some(200), None);
+/// assert_eq!(sink.take_documents()[0]["name"], "orders");
+/// ```
+#[cfg(feature = "service")]
+pub mod service {
+    pub use crate::runtime::host::{HostFacts, ORIGIN_EC2_INSTANCE, ORIGIN_ECS_CONTAINER};
+    #[cfg(feature = "http")]
+    pub use crate::runtime::http_layer::{XRayLayer, XRayResponseFuture, XRayService};
+    pub use crate::runtime::service::{
+        IncomingRequest, SDK_NAME, SDK_VERSION, ServiceSegment, ServiceTracer, ServiceTracerBuilder,
+    };
+}
 
 #[cfg(feature = "macros")]
 pub use xray_macros::{capture_lambda_handler, capture_method};

@@ -35,7 +35,7 @@ pub fn is_name_char(c: char) -> bool {
 /// True when `name` can be written as it is.
 ///
 /// ```
-/// use xray_core::is_valid_name;
+/// use xray_core::model::is_valid_name;
 /// assert!(is_valid_name("## handler"));
 /// assert!(is_valid_name("Δοκιμή"));
 /// assert!(!is_valid_name("GET /users/{id}"));
@@ -56,7 +56,7 @@ pub fn is_valid_name(name: &str) -> bool {
 ///
 /// ```
 /// let mut out = String::new();
-/// assert!(xray_core::sanitize_name_into("GET /users/{id}", &mut out));
+/// assert!(xray_core::model::sanitize_name_into("GET /users/{id}", &mut out));
 /// assert_eq!(out, "GET /users/_id_");
 /// ```
 pub fn sanitize_name_into(name: &str, out: &mut String) -> bool {

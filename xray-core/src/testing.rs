@@ -111,7 +111,7 @@ pub fn counting_installed() -> bool {
 #[derive(Debug, Clone)]
 pub struct Capture {
     tracer: crate::Tracer,
-    sink: crate::MemorySink,
+    sink: crate::wire::MemorySink,
 }
 
 /// The header [`Capture::run_invocation`] passes: sampled, with a fixed root and parent.
@@ -132,7 +132,7 @@ impl Capture {
 
     /// A capture with `config` (its daemon address is not used).
     pub fn with_config(config: crate::Config) -> Capture {
-        let (emitter, sink) = crate::Emitter::memory(crate::DEFAULT_DATAGRAM_LIMIT);
+        let (emitter, sink) = crate::wire::Emitter::memory(crate::wire::DEFAULT_DATAGRAM_LIMIT);
         Capture {
             tracer: crate::Tracer::with_emitter(config, emitter),
             sink,

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use xray_core::{Clock, Timestamp};
+use xray_core::model::{Clock, Timestamp};
 
 #[test]
 fn stays_within_a_millisecond_of_the_wall_clock_and_never_goes_back() {

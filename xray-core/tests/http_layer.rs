@@ -18,8 +18,11 @@ use tower::util::BoxCloneService;
 use tower::{ServiceBuilder, ServiceExt};
 use xray_core::sampling::LocalSampler;
 use xray_core::{
-    Clock, Config, Emitter, HostFacts, ManualClock, MemorySink, ServiceTracer, Timestamp, TraceId,
-    Tracer, Validator, XRayLayer, capture_method,
+    Config, TraceId, Tracer, capture_method,
+    model::{Clock, ManualClock, Timestamp},
+    service::{HostFacts, ServiceTracer, XRayLayer},
+    validate::Validator,
+    wire::{Emitter, MemorySink},
 };
 
 const PARENT: &str = "53995c3f42cd8ad8";
@@ -86,7 +89,7 @@ fn stack(tracer: ServiceTracer) -> App {
 
 /// A tracer on an in-memory emitter; `sampler` decides requests without a decision.
 fn tracer(sampler: LocalSampler, clock: Clock) -> (ServiceTracer, MemorySink) {
-    let (emitter, sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+    let (emitter, sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
     let tracer = Tracer::with_parts(Config::default(), emitter, clock);
     let service = ServiceTracer::builder(tracer, "orders-api")
         .sampler(sampler)

@@ -9,7 +9,9 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use xray_core::testing::Capture;
 use xray_core::{
-    Config, Emitter, Handle, MemorySink, Tracer, Validator, capture_lambda_handler, capture_method,
+    Config, Handle, Tracer, capture_lambda_handler, capture_method,
+    validate::Validator,
+    wire::{Emitter, MemorySink},
 };
 
 const PARENT: &str = "53995c3f42cd8ad8";
@@ -17,11 +19,9 @@ const PARENT: &str = "53995c3f42cd8ad8";
 fn sink() -> &'static MemorySink {
     static SINK: OnceLock<MemorySink> = OnceLock::new();
     SINK.get_or_init(|| {
-        let (emitter, sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
-        let config = Config {
-            service_name: "orders".into(),
-            ..Config::default()
-        };
+        let (emitter, sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
+        let mut config = Config::default();
+        config.service_name = "orders".into();
         assert!(xray_core::set_global(Tracer::with_emitter(config, emitter)).is_ok());
         sink
     })
@@ -412,7 +412,7 @@ async fn loops(event: LambdaEvent<usize>) -> Result<usize, lambda_runtime::Error
 fn an_invocation_records_at_most_max_entities() {
     let _ = sink();
     let (h, _) = header("1");
-    let calls = xray_core::MAX_ENTITIES + 2000;
+    let calls = xray_core::model::MAX_ENTITIES + 2000;
     let capture = Capture::new();
     rt().block_on(capture.tracer().scope_future(loops(event(calls, Some(&h)))))
         .unwrap();
@@ -421,14 +421,14 @@ fn an_invocation_records_at_most_max_entities() {
     let mut stack: Vec<&Value> = docs.iter().collect();
     while let Some(d) = stack.pop() {
         // The emitter's batches carry streamed subsegments; they are not recorded entities.
-        entities += usize::from(d["name"] != xray_core::BATCH_NAME);
+        entities += usize::from(d["name"] != xray_core::wire::BATCH_NAME);
         stack.extend(d["subsegments"].as_array().into_iter().flatten());
     }
-    assert_eq!(entities, xray_core::MAX_ENTITIES);
+    assert_eq!(entities, xray_core::model::MAX_ENTITIES);
     // Packed several hundred to a datagram, not one each.
     assert!(docs.len() <= 40, "{} documents", docs.len());
     let over = capture.stats().emitter.subsegments_over_limit;
-    assert_eq!(over as usize, calls + 1 - xray_core::MAX_ENTITIES);
+    assert_eq!(over as usize, calls + 1 - xray_core::model::MAX_ENTITIES);
 }
 
 #[capture_method]

@@ -1,6 +1,6 @@
 //! Ties the compile-time name check of `#[capture_method(name = "…")]` (in `xray-macros`) to
 //! the run-time one: the macro crate's rules are included here and compared with
-//! [`xray_core::is_name_char`] over every `char`.
+//! [`xray_core::model::is_name_char`] over every `char`.
 
 #[allow(dead_code)]
 #[path = "../../xray-macros/src/name_chars.rs"]
@@ -15,7 +15,7 @@ fn the_macro_decides_no_character_differently_from_the_core() {
             Some(allowed) => {
                 assert_eq!(
                     allowed,
-                    xray_core::is_name_char(c),
+                    xray_core::model::is_name_char(c),
                     "the macro says {allowed} for {c:?} (U+{:04X})",
                     u32::from(c)
                 );

@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use xray_core::{
-    DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter, EntityTree, MAX_ENTITY_BYTES,
-    RecordError, SegmentId, Timestamp, TraceId, Validator,
+    RecordError, SegmentId, TraceId,
+    model::{EntityTree, MAX_ENTITY_BYTES, Timestamp},
+    validate::Validator,
+    wire::{DATAGRAM_HEADER, DEFAULT_DATAGRAM_LIMIT, EmitBuffer, Emitter},
 };
 
 thread_local! {
@@ -146,7 +148,7 @@ fn overwriting_one_key_keeps_live_bytes_flat() {
     assert!(grown < 512 * 1024, "live bytes grew by {grown}");
     tree.end(root, t(1));
     let mut out = Vec::new();
-    xray_core::write_document(&tree, root, &mut out);
+    xray_core::wire::write_document(&tree, root, &mut out);
     let doc: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(
         doc["metadata"]["app"]["hot"],

@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use xray_core::{
-    Config, EmitBuffer, Emitter, EntityIndex, EntityTree, HttpEndpoint, Namespace, Output,
-    OutputConfig, SegmentId, Timestamp, TraceId,
+    Config, HttpEndpoint, Namespace, Output, OutputConfig, SegmentId, TraceId,
+    model::{EntityIndex, EntityTree, Timestamp},
+    wire::{EmitBuffer, Emitter},
 };
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/otlp/check.py");
@@ -51,11 +52,9 @@ fn check(dir: &Path, expected: &Value) {
 }
 
 fn config(output: Output) -> Config {
-    let mut c = Config {
-        service_name: "orders".into(),
-        output: OutputConfig::new(output),
-        ..Config::default()
-    };
+    let mut c = Config::default();
+    c.service_name = "orders".into();
+    c.output = OutputConfig::new(output);
     c.output.otlp.region = Some("eu-west-1".into());
     c.output.otlp.function_name = Some("orders-fn".into());
     c

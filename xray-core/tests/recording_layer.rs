@@ -10,8 +10,9 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 use xray_core::testing::{Capture, SAMPLED_HEADER};
 use xray_core::{
-    Config, Emitter, Handle, IncomingRequest, RecordError, ServiceTracer, Subsegment, Tracer,
-    capture_lambda_handler, capture_method,
+    Config, Handle, RecordError, Subsegment, Tracer, capture_lambda_handler, capture_method,
+    service::{IncomingRequest, ServiceTracer},
+    wire::Emitter,
 };
 
 const UNSAMPLED: &str =
@@ -166,7 +167,7 @@ fn defect_1_unsampled_and_service_callbacks_neither_panic_nor_hang() {
         assert!(out.is_ok());
         assert!(capture.documents().is_empty());
 
-        let (emitter, sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+        let (emitter, sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
         let service = ServiceTracer::new(Tracer::with_emitter(Config::default(), emitter), "svc");
         let seg = service.begin(&IncomingRequest {
             trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
@@ -358,10 +359,10 @@ fn defect_9_one_label_rule_and_one_message_cut_at_every_level() {
         let h = child(d, "## huge");
         assert_eq!(label(h), "String");
         let message = h["cause"]["exceptions"][0]["message"].as_str().unwrap();
-        assert_eq!(message.chars().count(), xray_core::MAX_MESSAGE_CHARS);
+        assert_eq!(message.chars().count(), xray_core::model::MAX_MESSAGE_CHARS);
         let meta = h["metadata"]["service_undefined"]["huge error"]
             .as_str()
             .unwrap();
-        assert_eq!(meta.chars().count(), xray_core::MAX_MESSAGE_CHARS);
+        assert_eq!(meta.chars().count(), xray_core::model::MAX_MESSAGE_CHARS);
     });
 }

@@ -5,8 +5,10 @@
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use xray_core::{
-    DATAGRAM_HEADER, EmitBuffer, Emitter, EntityIndex, EntityTree, Namespace, SegmentId, Timestamp,
-    TraceId, Validator, sanitize_name_into, write_document,
+    Namespace, SegmentId, TraceId,
+    model::{EntityIndex, EntityTree, Timestamp, sanitize_name_into},
+    validate::Validator,
+    wire::{DATAGRAM_HEADER, EmitBuffer, Emitter, write_document},
 };
 
 #[derive(Debug, Clone)]

@@ -10,8 +10,9 @@ use std::net::UdpSocket;
 use serde::Serialize;
 use xray_core::testing::{CountingAllocator, count_allocations, counting_installed};
 use xray_core::{
-    EmitBuffer, Emitter, EntityTree, Namespace, SamplingDecision, SegmentId, Timestamp,
-    TraceHeader, TraceId, write_document,
+    Namespace, SamplingDecision, SegmentId, TraceHeader, TraceId,
+    model::{EntityTree, Timestamp},
+    wire::{EmitBuffer, Emitter, write_document},
 };
 
 #[global_allocator]
@@ -138,7 +139,7 @@ fn building_writing_and_sending_a_realistic_document() {
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
     let emitter = Emitter::udp(
         daemon.local_addr().unwrap(),
-        xray_core::DEFAULT_DATAGRAM_LIMIT,
+        xray_core::wire::DEFAULT_DATAGRAM_LIMIT,
     );
     let error = std::io::Error::other(std::fmt::Error);
     let mut tree = EntityTree::new(TraceId::NOOP);

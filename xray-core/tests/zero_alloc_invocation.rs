@@ -10,7 +10,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use xray_core::testing::{
     CountingAllocator, count_allocations, counting_installed, poll_to_completion,
 };
-use xray_core::{Config, Emitter, Tracer, capture_lambda_handler, capture_method};
+use xray_core::{Config, Tracer, capture_lambda_handler, capture_method, wire::Emitter};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -69,7 +69,7 @@ fn a_warm_sampled_invocation_allocates_nothing() {
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
     let emitter = Emitter::udp(
         daemon.local_addr().unwrap(),
-        xray_core::DEFAULT_DATAGRAM_LIMIT,
+        xray_core::wire::DEFAULT_DATAGRAM_LIMIT,
     );
     assert!(xray_core::set_global(Tracer::with_emitter(Config::default(), emitter)).is_ok());
     let mut events: Vec<_> = (0..13).map(|_| event()).collect();

@@ -10,8 +10,9 @@ use xray_core::testing::{
     CountingAllocator, count_allocations, counting_installed, poll_to_completion,
 };
 use xray_core::{
-    Config, EmitBuffer, Emitter, EntityTree, Output, OutputConfig, Timestamp, TraceId, Tracer,
-    capture_lambda_handler, capture_method,
+    Config, Output, OutputConfig, TraceId, Tracer, capture_lambda_handler, capture_method,
+    model::{EntityTree, Timestamp},
+    wire::{EmitBuffer, Emitter},
 };
 
 #[global_allocator]
@@ -58,11 +59,9 @@ fn event() -> LambdaEvent<u32> {
 }
 
 fn otlp_config(daemon: &UdpSocket, limit: usize) -> Config {
-    let mut config = Config {
-        datagram_limit: limit,
-        output: OutputConfig::new(Output::OtlpUdp),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.datagram_limit = limit;
+    config.output = OutputConfig::new(Output::OtlpUdp);
     config.daemon.udp = daemon.local_addr().unwrap();
     config
 }
@@ -79,7 +78,7 @@ fn canary_the_counting_allocator_is_installed() {
 #[test]
 fn a_warm_sampled_invocation_sent_as_otlp_allocates_nothing() {
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let config = otlp_config(&daemon, xray_core::DEFAULT_DATAGRAM_LIMIT);
+    let config = otlp_config(&daemon, xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
     let emitter = Emitter::for_config(&config);
     assert!(xray_core::set_global(Tracer::with_emitter(config, emitter)).is_ok());
     let mut events: Vec<_> = (0..13).map(|_| event()).collect();

@@ -12,7 +12,9 @@ use xray_core::testing::{
     CountingAllocator, count_allocations, counting_installed, poll_to_completion,
 };
 use xray_core::{
-    Config, Emitter, HostFacts, IncomingRequest, ServiceTracer, Tracer, capture_method,
+    Config, Tracer, capture_method,
+    service::{HostFacts, IncomingRequest, ServiceTracer},
+    wire::Emitter,
 };
 
 #[global_allocator]
@@ -84,7 +86,7 @@ fn a_warm_sampled_request_allocates_nothing() {
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
     let emitter = Emitter::udp(
         daemon.local_addr().unwrap(),
-        xray_core::DEFAULT_DATAGRAM_LIMIT,
+        xray_core::wire::DEFAULT_DATAGRAM_LIMIT,
     );
     let tracer = Tracer::with_emitter(Config::default(), emitter);
     let always = LocalSampler::from_json(
@@ -98,7 +100,7 @@ fn a_warm_sampled_request_allocates_nothing() {
                 ecs_container: "task-7".into(),
                 ..HostFacts::default()
             }
-            .with_origin(xray_core::ORIGIN_ECS_CONTAINER),
+            .with_origin(xray_core::service::ORIGIN_ECS_CONTAINER),
         )
         .service_version("1.2.3")
         .build();

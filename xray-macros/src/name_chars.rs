@@ -2,7 +2,7 @@
 //! schema's table (that table lives in `xray-core`, which a proc-macro crate cannot use).
 //!
 //! Kept free of dependencies: `xray-core/tests/macro_name_check.rs` includes this file and
-//! checks it against `xray_core::is_name_char` for every `char`, so the macro never refuses a
+//! checks it against `xray_core::model::is_name_char` for every `char`, so the macro never refuses a
 //! name the core accepts, nor calls valid a name the core would repair.
 
 /// `Some(true)`: allowed. `Some(false)`: refused by the schema. `None`: not decided here; the

@@ -8,7 +8,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use workloads::synthetic::Work;
 use xray_core::{
-    Config, EmitBuffer, Emitter, EntityTree, Output, OutputConfig, Timestamp, TraceId, Tracer,
+    Config, Output, OutputConfig, TraceId, Tracer,
+    model::{EntityTree, Timestamp},
+    wire::{EmitBuffer, Emitter},
 };
 
 use super::*;
@@ -18,10 +20,8 @@ const WAIT: Duration = Duration::from_secs(10);
 const HEADER: &str = r#"{"format":"json","version":1}"#;
 
 fn otlp_tracer(daemon: &FakeDaemon, unsampled: bool) -> Tracer {
-    let mut config = Config {
-        output: OutputConfig::new(Output::OtlpUdp),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.output = OutputConfig::new(Output::OtlpUdp);
     config.output.otlp.unsampled = unsampled;
     config.daemon.udp = daemon.addr();
     let emitter = Emitter::for_config(&config);

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use xray_core::{EmitBuffer, Emitter, EntityTree, Namespace, Timestamp, TraceHeader, TraceId};
+use xray_core::{
+    Namespace, TraceHeader, TraceId,
+    model::{EntityTree, Timestamp},
+    wire::{EmitBuffer, Emitter},
+};
 
 use super::traces::TraceStore;
 use super::*;
@@ -245,7 +249,7 @@ fn every_conformance_sample_gets_the_right_verdict() {
 #[test]
 fn emitter_documents_arrive_and_reassemble() {
     let daemon = FakeDaemon::start().unwrap();
-    let emitter = Emitter::udp(daemon.addr(), xray_core::DEFAULT_DATAGRAM_LIMIT);
+    let emitter = Emitter::udp(daemon.addr(), xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
     let facade = "53995c3f42cd8ad8";
     let header = TraceHeader::parse(
         "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
@@ -323,14 +327,14 @@ fn streamed_subsegments_reassemble_under_their_parent() {
     let batches = trace
         .entities
         .values()
-        .filter(|e| e.name == xray_core::BATCH_NAME)
+        .filter(|e| e.name == xray_core::wire::BATCH_NAME)
         .count();
     assert!(batches >= 1);
     assert_eq!(trace.entities.len(), 31 + batches);
     let root_id = tree.id(root).unwrap().to_string();
     for child in children {
         let mut parent = trace.parent_of(&tree.id(child).unwrap().to_string());
-        if let Some(p) = parent.filter(|p| trace.entities[*p].name == xray_core::BATCH_NAME) {
+        if let Some(p) = parent.filter(|p| trace.entities[*p].name == xray_core::wire::BATCH_NAME) {
             parent = trace.parent_of(p);
         }
         assert_eq!(parent, Some(root_id.as_str()));

@@ -9,7 +9,11 @@
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use xray_core::{EmitBuffer, Emitter, EntityTree, Timestamp, TraceId};
+use xray_core::{
+    TraceId,
+    model::{EntityTree, Timestamp},
+    wire::{EmitBuffer, Emitter},
+};
 
 use crate::daemon::{DaemonStats, FakeDaemon};
 
@@ -58,7 +62,7 @@ pub struct EmissionReport {
 }
 
 /// A handler with 10 subsegments and a few annotations: a typical Lambda document.
-fn typical_tree(tree: &mut EntityTree) -> xray_core::EntityIndex {
+fn typical_tree(tree: &mut EntityTree) -> xray_core::model::EntityIndex {
     tree.reset(TraceId::random());
     let t = Timestamp::now();
     let parent = xray_core::SegmentId::random();
@@ -78,7 +82,7 @@ fn typical_tree(tree: &mut EntityTree) -> xray_core::EntityIndex {
 
 /// Runs the scenario against `daemon`.
 pub fn run(settings: &Settings, daemon: &FakeDaemon) -> EmissionReport {
-    let emitter = Emitter::udp(daemon.addr(), xray_core::DEFAULT_DATAGRAM_LIMIT);
+    let emitter = Emitter::udp(daemon.addr(), xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
     let rates: Vec<Option<u64>> = if settings.quick {
         vec![Some(1_000), Some(5_000), None]
     } else {
@@ -97,8 +101,8 @@ pub fn run(settings: &Settings, daemon: &FakeDaemon) -> EmissionReport {
     let mut buf = EmitBuffer::new();
     let root = typical_tree(&mut tree);
     let mut probe = Vec::new();
-    xray_core::write_document(&tree, root, &mut probe);
-    let datagram_bytes = probe.len() + xray_core::DATAGRAM_HEADER.len();
+    xray_core::wire::write_document(&tree, root, &mut probe);
+    let datagram_bytes = probe.len() + xray_core::wire::DATAGRAM_HEADER.len();
 
     let mut steps = Vec::new();
     let mut readable = true;

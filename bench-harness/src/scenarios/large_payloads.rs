@@ -105,7 +105,7 @@ pub fn run(settings: &Settings, daemon: &FakeDaemon) -> LargePayloadReport {
         let after = daemon.stats();
         // The emitter's batch subsegments carry streamed ones; they are not the user's.
         let entities_received = daemon.trace(&trace_id).map_or(0, |t| {
-            let user = |e: &&crate::daemon::Entity| e.name != xray_core::BATCH_NAME;
+            let user = |e: &&crate::daemon::Entity| e.name != xray_core::wire::BATCH_NAME;
             t.entities.values().filter(user).count()
         });
         let needle = format!("\"trace_id\":\"{trace_id}\"");

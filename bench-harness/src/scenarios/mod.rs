@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use workloads::synthetic::{self, Work};
-use xray_core::{Config, Emitter, Output, OutputConfig, TraceId, Tracer};
+use xray_core::{Config, Output, OutputConfig, TraceId, Tracer, wire::Emitter};
 
 use crate::daemon::FakeDaemon;
 
@@ -47,10 +47,8 @@ pub fn daemon_tracer(daemon: &FakeDaemon) -> Tracer {
 
 /// A tracer sending to the fake daemon through `output` (a UDP one).
 pub fn daemon_tracer_with(daemon: &FakeDaemon, output: Output) -> Tracer {
-    let mut config = Config {
-        output: OutputConfig::new(output),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.output = OutputConfig::new(output);
     config.daemon.udp = daemon.addr();
     let emitter = Emitter::for_config(&config);
     Tracer::with_emitter(config, emitter)

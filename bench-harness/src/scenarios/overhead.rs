@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use workloads::synthetic::{self, Work};
-use xray_core::{Config, Emitter, Output, OutputConfig, Tracer};
+use xray_core::{Config, Output, OutputConfig, Tracer, wire::Emitter};
 
 use super::peers::{Floor, TracingRegistry};
 use crate::alloc_count;
@@ -162,13 +162,13 @@ struct Tracers {
 impl Tracers {
     fn new() -> std::io::Result<Tracers> {
         let sink = UdpSocket::bind("127.0.0.1:0")?;
-        let limit = xray_core::DEFAULT_DATAGRAM_LIMIT;
-        let mut otlp = Config {
-            output: OutputConfig::new(Output::OtlpUdp),
-            ..Config::default()
-        };
+        let limit = xray_core::wire::DEFAULT_DATAGRAM_LIMIT;
+        let mut otlp = Config::default();
+        otlp.output = OutputConfig::new(Output::OtlpUdp);
         otlp.daemon.udp = sink.local_addr()?;
         let otlp_emitter = Emitter::for_config(&otlp);
+        let mut disabled = Config::default();
+        disabled.disabled = true;
         Ok(Tracers {
             null: Tracer::with_emitter(Config::default(), Emitter::null(limit)),
             udp: Tracer::with_emitter(
@@ -176,10 +176,7 @@ impl Tracers {
                 Emitter::try_udp(sink.local_addr()?, limit)?,
             ),
             otlp: Tracer::with_emitter(otlp, otlp_emitter),
-            disabled: Tracer::new(Config {
-                disabled: true,
-                ..Config::default()
-            }),
+            disabled: Tracer::new(disabled),
             floor: Floor::new(sink.local_addr()?)?,
             tracing: TracingRegistry::new(),
             #[cfg(feature = "peers")]

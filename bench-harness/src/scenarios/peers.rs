@@ -35,7 +35,7 @@ impl Floor {
         socket.set_nonblocking(true)?;
         Ok(Floor {
             socket,
-            payload: vec![b'x'; xray_core::DEFAULT_DATAGRAM_LIMIT],
+            payload: vec![b'x'; xray_core::wire::DEFAULT_DATAGRAM_LIMIT],
             len: Cell::new(0),
         })
     }
@@ -137,7 +137,7 @@ mod tests {
         let mut buf = [0u8; 2048];
         assert_eq!(sink.recv(&mut buf).unwrap(), 731);
         floor.set_bytes(usize::MAX);
-        assert_eq!(floor.bytes(), xray_core::DEFAULT_DATAGRAM_LIMIT);
+        assert_eq!(floor.bytes(), xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
     }
 
     #[test]

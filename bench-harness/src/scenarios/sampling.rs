@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde::Serialize;
+use xray_core::model::{Clock, ManualClock, Timestamp};
 use xray_core::sampling::{LocalSampler, Reason, SamplingRequest};
-use xray_core::{Clock, ManualClock, Timestamp};
 
 use super::Settings;
 

@@ -16,6 +16,7 @@ pub const DEFAULT_DAEMON: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCA
 /// assert!("127.0.0.1".parse::<DaemonAddress>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DaemonAddress {
     /// Segment documents go here.
     pub udp: SocketAddr,

@@ -53,6 +53,7 @@ pub enum ContextMissing {
 
 /// A configuration value that could not be used, and what was used instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConfigWarning {
     /// The environment variable.
     pub variable: &'static str,
@@ -81,14 +82,18 @@ impl fmt::Display for ConfigWarning {
 /// assert_eq!(warnings.len(), 1);
 /// assert!(warnings[0].to_string().contains("AWS_XRAY_DAEMON_ADDRESS"));
 /// ```
+///
+/// Non-exhaustive, so fields can be added: start from [`Config::default`] or
+/// [`Config::from_env`] and assign fields, or use [`Tracer::builder`](crate::Tracer::builder).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// The daemon's UDP and TCP endpoints.
     pub daemon: DaemonAddress,
     /// The UDP `host:port` of `AWS_XRAY_DAEMON_ADDRESS` when its name did not resolve at
     /// configuration time: [`Tracer::new`](crate::Tracer::new) sends to `daemon.udp` (the
     /// default) meanwhile and retries the name in the background (see
-    /// [`Emitter::udp_resolving`](crate::Emitter::udp_resolving)).
+    /// [`Emitter::udp_resolving`](crate::wire::Emitter::udp_resolving)).
     pub daemon_unresolved: Option<String>,
     /// Behaviour when there is no trace in scope.
     pub context_missing: ContextMissing,
@@ -107,10 +112,8 @@ pub struct Config {
     /// are no ids to choose, and its downstream headers carry `Root` and `Sampled=0` only. The
     /// value is read and validated so a bad one is reported, and kept for tools that want it.
     pub noop_ids: bool,
-    /// The largest datagram sent, header included (see [`crate::DEFAULT_DATAGRAM_LIMIT`]).
+    /// The largest datagram sent, header included (see [`crate::wire::DEFAULT_DATAGRAM_LIMIT`]).
     pub datagram_limit: usize,
-    /// `LAMBDA_TASK_ROOT` is set: running in Lambda.
-    pub in_lambda: bool,
     /// `AWS_LAMBDA_INITIALIZATION_TYPE` is `provisioned-concurrency` (never a cold start).
     pub provisioned_concurrency: bool,
     /// Where recordings go: X-Ray segments or OpenTelemetry spans (see [`Output`];
@@ -131,7 +134,6 @@ impl Default for Config {
             tracing_name: None,
             noop_ids: true,
             datagram_limit: crate::emit::DEFAULT_DATAGRAM_LIMIT,
-            in_lambda: false,
             provisioned_concurrency: false,
             output: OutputConfig::default(),
         }
@@ -283,7 +285,6 @@ impl Config {
                 c.tracing_name = Some(name);
             }
         }
-        c.in_lambda = lookup("LAMBDA_TASK_ROOT").is_some_and(|v| !v.is_empty());
         c.provisioned_concurrency = lookup("AWS_LAMBDA_INITIALIZATION_TYPE")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("provisioned-concurrency"));
         c.output = output::read(&lookup, &mut warnings);

@@ -33,7 +33,6 @@ fn reads_every_variable() {
         ("POWERTOOLS_TRACER_CAPTURE_ERROR", "0"),
         ("AWS_XRAY_TRACING_NAME", "checkout"),
         ("AWS_XRAY_NOOP_ID", "false"),
-        ("LAMBDA_TASK_ROOT", "/var/task"),
         ("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency"),
     ]);
     assert!(w.is_empty(), "{w:?}");
@@ -43,7 +42,7 @@ fn reads_every_variable() {
     assert_eq!(c.service_name, "orders");
     assert!(!c.capture_response && !c.capture_error && !c.noop_ids);
     assert_eq!(c.tracing_name.as_deref(), Some("checkout"));
-    assert!(c.in_lambda && c.provisioned_concurrency);
+    assert!(c.provisioned_concurrency);
 }
 
 #[test]

@@ -18,6 +18,7 @@
 mod batch;
 mod resolve;
 mod sink;
+mod split;
 mod stats;
 
 pub use batch::BATCH_NAME;
@@ -29,8 +30,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::json::document::{WriteOptions, write_top};
-use crate::model::{Emission, EntityIndex, EntityTree};
+use crate::model::{EntityIndex, EntityTree};
 use sink::Sink;
 
 /// The header line every datagram starts with (newline included).
@@ -86,7 +86,7 @@ impl EmitBuffer {
 /// Sends entity trees to the X-Ray daemon.
 ///
 /// ```
-/// use xray_core::{EmitBuffer, Emitter, EntityTree, Timestamp, TraceId};
+/// use xray_core::{TraceId, wire::{EmitBuffer, Emitter}, model::{EntityTree, Timestamp}};
 ///
 /// let listener = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
 /// let emitter = Emitter::udp(listener.local_addr().unwrap(), 64_000);
@@ -140,7 +140,7 @@ impl Emitter {
     /// OTLP/HTTP to a collector (see [`crate::Output`]).
     ///
     /// ```
-    /// use xray_core::{Config, Emitter, EmitBuffer, EntityTree, Output, OutputConfig, Timestamp, TraceId};
+    /// use xray_core::{Config, Output, OutputConfig, TraceId, wire::{Emitter, EmitBuffer}, model::{EntityTree, Timestamp}};
     ///
     /// let listener = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// let mut config = Config::default();
@@ -188,7 +188,7 @@ impl Emitter {
     #[cfg(any(test, feature = "testing"))]
     pub fn otlp_memory(
         limit: usize,
-        resource: crate::OtlpResource,
+        resource: crate::wire::OtlpResource,
         unsampled: bool,
     ) -> (Emitter, MemorySink) {
         let (e, sink) = Emitter::memory(limit);
@@ -338,134 +338,6 @@ impl Emitter {
         EmitterCounters::bump(&self.inner.counters.documents);
         self.emit_subtree(tree, entity.0, buf);
     }
-
-    fn emit_subtree(&self, tree: &mut EntityTree, i: u32, buf: &mut EmitBuffer) {
-        if tree.max_depth >= tree.node(i).depth + MAX_NESTING {
-            self.stream_deep(tree, i, buf);
-        }
-        let c = &self.inner.counters;
-        let limit = self.inner.limit;
-        let mut counted_oversize = false;
-        loop {
-            let len = Self::write(tree, i, buf);
-            if len <= limit {
-                break;
-            }
-            if !counted_oversize {
-                counted_oversize = true;
-                EmitterCounters::bump(&c.oversized_documents);
-            }
-            let Some(chosen) = choose_children(tree, &buf.spans, len - limit) else {
-                return self.emit_cut(tree, i, buf);
-            };
-            self.stream_children(tree, i, &chosen, buf);
-        }
-        self.inner.sink.send(&buf.datagram, c);
-        tree.node_mut(i).emission = Emission::Sent;
-    }
-
-    /// Sends, deepest first, every closed subtree that starts a multiple of [`MAX_NESTING`]
-    /// levels below `i`, so no document nests deeper than that. Deepest first means each of
-    /// them already has its own deep parts sent, and nothing recurses.
-    fn stream_deep(&self, tree: &mut EntityTree, i: u32, buf: &mut EmitBuffer) {
-        let base = tree.node(i).depth;
-        let mut cuts = Vec::new();
-        let mut stack = vec![i];
-        while let Some(n) = stack.pop() {
-            for child in tree.children(n) {
-                if tree.node(child).emission == Emission::Sent {
-                    continue;
-                }
-                let rel = tree.node(child).depth - base;
-                if rel.is_multiple_of(MAX_NESTING) && tree.subtree_closed(child) {
-                    cuts.push(child);
-                }
-                stack.push(child);
-            }
-        }
-        cuts.sort_by_key(|&n| std::cmp::Reverse(tree.node(n).depth));
-        for n in cuts {
-            EmitterCounters::bump(&self.inner.counters.subsegments_streamed);
-            // Deeper cuts are already sent, so this does not come back here.
-            self.emit_subtree(tree, n, buf);
-        }
-    }
-
-    /// The entity does not fit even without its streamable children: cut metadata values, then
-    /// fall back to the minimal form.
-    fn emit_cut(&self, tree: &mut EntityTree, i: u32, buf: &mut EmitBuffer) {
-        let c = &self.inner.counters;
-        let limit = self.inner.limit;
-        for value_limit in [16 * 1024, 4 * 1024, 1024, 0] {
-            let mut opts = WriteOptions {
-                metadata_value_limit: Some(value_limit),
-                ..WriteOptions::default()
-            };
-            buf.datagram.truncate(DATAGRAM_HEADER.len());
-            write_top(tree, i, &mut buf.datagram, &mut opts);
-            if buf.datagram.len() <= limit {
-                EmitterCounters::bump(&c.documents_truncated);
-                c.metadata_values_truncated.fetch_add(
-                    u64::from(opts.truncated_values),
-                    std::sync::atomic::Ordering::Relaxed,
-                );
-                self.inner.sink.send(&buf.datagram, c);
-                tree.node_mut(i).emission = Emission::Sent;
-                return;
-            }
-        }
-        buf.datagram.truncate(DATAGRAM_HEADER.len());
-        crate::json::minimal::write_minimal(tree, i, &mut buf.datagram);
-        if buf.datagram.len() <= limit {
-            EmitterCounters::bump(&c.documents_minimal);
-            self.inner.sink.send(&buf.datagram, c);
-        } else {
-            EmitterCounters::bump(&c.dropped_oversized);
-        }
-        tree.node_mut(i).emission = Emission::Sent;
-    }
-
-    /// Writes the datagram for `i` into `buf`, recording child spans; returns its length.
-    fn write(tree: &EntityTree, i: u32, buf: &mut EmitBuffer) -> usize {
-        buf.datagram.truncate(DATAGRAM_HEADER.len());
-        buf.spans.clear();
-        let mut opts = WriteOptions {
-            metadata_value_limit: None,
-            child_spans: Some(&mut buf.spans),
-            truncated_values: 0,
-        };
-        write_top(tree, i, &mut buf.datagram, &mut opts);
-        buf.datagram.len()
-    }
-}
-
-/// Picks closed child subtrees, largest first, whose removal sheds at least `excess` bytes;
-/// with their embedded sizes. Returns `None` when no closed child can be streamed.
-fn choose_children(
-    tree: &EntityTree,
-    spans: &[(u32, usize)],
-    excess: usize,
-) -> Option<Vec<(u32, usize)>> {
-    let mut candidates: Vec<(u32, usize)> = spans
-        .iter()
-        .copied()
-        .filter(|&(c, _)| tree.subtree_closed(c))
-        .collect();
-    if candidates.is_empty() {
-        return None;
-    }
-    candidates.sort_by_key(|&(_, len)| std::cmp::Reverse(len));
-    let mut shed = 0;
-    let mut chosen = Vec::new();
-    for (c, len) in candidates {
-        chosen.push((c, len));
-        // +1 for the comma that goes with the child.
-        shed += len + 1;
-        if shed >= excess {
-            break;
-        }
-    }
-    Some(chosen)
 }
 
 #[cfg(test)]

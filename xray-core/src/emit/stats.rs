@@ -67,7 +67,7 @@ counters! {
     /// Subsegments sent outside their parent's document to keep it under the limit (alone, or
     /// packed in a batch).
     subsegments_streamed,
-    /// Grouping subsegments ([`BATCH_NAME`](crate::BATCH_NAME)) sent to pack streamed
+    /// Grouping subsegments ([`BATCH_NAME`](crate::wire::BATCH_NAME)) sent to pack streamed
     /// subsegments several to a datagram; they are the SDK's, not the user's entities.
     batch_documents,
     /// Documents sent with one or more metadata values replaced by a truncation marker.

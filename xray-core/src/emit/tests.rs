@@ -4,7 +4,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::*;
-use crate::{SegmentId, Timestamp, TraceId};
+use crate::{SegmentId, TraceId, model::Timestamp};
 
 const T0: u64 = 1_700_000_000_000_000;
 

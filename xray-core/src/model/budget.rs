@@ -16,7 +16,7 @@ use super::entity::Entity;
 /// The most bytes of annotations, metadata and cause one entity holds (256 KiB).
 ///
 /// ```
-/// use xray_core::{EntityTree, RecordError, Timestamp, TraceId, MAX_ENTITY_BYTES};
+/// use xray_core::{RecordError, TraceId, model::{EntityTree, Timestamp, MAX_ENTITY_BYTES}};
 ///
 /// let mut tree = EntityTree::new(TraceId::random());
 /// let root = tree.begin_segment("api", None, Timestamp::from_micros(1));
@@ -33,7 +33,7 @@ pub const MAX_ENTITY_BYTES: usize = 256 * 1024;
 /// serde_json's default recursion limit (128) even under the deepest subsegment tree.
 ///
 /// ```
-/// use xray_core::{EntityTree, Timestamp, TraceId, MAX_METADATA_DEPTH};
+/// use xray_core::{TraceId, model::{EntityTree, Timestamp, MAX_METADATA_DEPTH}};
 ///
 /// let mut value = serde_json::json!(1);
 /// for _ in 0..100 {
@@ -44,7 +44,7 @@ pub const MAX_ENTITY_BYTES: usize = 256 * 1024;
 /// tree.entity_mut(root).put_metadata("app", "deep", &value).unwrap();
 /// tree.end(root, Timestamp::from_micros(2));
 /// let mut out = Vec::new();
-/// xray_core::write_document(&tree, root, &mut out);
+/// xray_core::wire::write_document(&tree, root, &mut out);
 /// assert!(serde_json::from_slice::<serde_json::Value>(&out).is_ok());
 /// assert_eq!(tree.counts().metadata_depth_cut, 1);
 /// # assert_eq!(MAX_METADATA_DEPTH, 32);

@@ -3,6 +3,7 @@
 /// Repairs and rejections made while recording, kept per tree and folded into the emitter's
 /// counters when the tree is emitted.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecordCounts {
     /// Names that were repaired (bad characters, too long, empty).
     pub names_sanitized: u64,

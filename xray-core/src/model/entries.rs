@@ -87,7 +87,7 @@ impl EntityMut<'_> {
     ///
     /// Floats that are NaN or infinite become `null` (serde_json's rule), so the document stays
     /// valid JSON. Arrays and objects nested deeper than
-    /// [`MAX_METADATA_DEPTH`](crate::MAX_METADATA_DEPTH) levels are replaced by a marker
+    /// [`MAX_METADATA_DEPTH`](crate::model::MAX_METADATA_DEPTH) levels are replaced by a marker
     /// string (counted). An entry that would take the entity over its byte budget is refused
     /// ([`RecordError::OverBudget`]) and counted.
     pub fn put_metadata<T: Serialize + ?Sized>(
@@ -158,7 +158,7 @@ fn annotation_bytes(a: &Annotation) -> usize {
 mod tests {
     use crate::annotation::{AnnotationValue, RecordError};
     use crate::model::{EntityIndex, EntityTree, MAX_ENTITY_BYTES};
-    use crate::{Timestamp, TraceId};
+    use crate::{TraceId, model::Timestamp};
 
     fn tree() -> (EntityTree, EntityIndex) {
         let mut t = EntityTree::new(TraceId::NOOP);

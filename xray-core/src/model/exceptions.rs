@@ -19,7 +19,7 @@ impl EntityMut<'_> {
     ///
     /// `type_name` labels the outermost error (the macros pass the Rust type); the links of the
     /// chain are labelled from their `Debug` form, up to the first `{`, `(` or space. Messages
-    /// are cut at [`MAX_MESSAGE_CHARS`](crate::MAX_MESSAGE_CHARS) characters. Links that would
+    /// are cut at [`MAX_MESSAGE_CHARS`](crate::model::MAX_MESSAGE_CHARS) characters. Links that would
     /// take the entity over its byte budget are not recorded (and are counted).
     pub fn record_error(
         &mut self,
@@ -69,13 +69,13 @@ impl EntityMut<'_> {
 
     /// Adds one exception to `cause.exceptions` and returns its id; use
     /// [`EntityMut::add_stack_frame`] to give it a stack. The message is cut at
-    /// [`MAX_MESSAGE_CHARS`](crate::MAX_MESSAGE_CHARS) characters (counted).
+    /// [`MAX_MESSAGE_CHARS`](crate::model::MAX_MESSAGE_CHARS) characters (counted).
     pub fn add_exception(&mut self, type_name: &str, message: &str, remote: bool) -> SegmentId {
         self.add_exception_display(type_name, message, remote)
     }
 
     /// [`EntityMut::add_exception`] with the message formatted from `message`, which stops
-    /// formatting at [`MAX_MESSAGE_CHARS`](crate::MAX_MESSAGE_CHARS) characters.
+    /// formatting at [`MAX_MESSAGE_CHARS`](crate::model::MAX_MESSAGE_CHARS) characters.
     pub fn add_exception_display(
         &mut self,
         type_name: &str,
@@ -192,7 +192,7 @@ fn debug_type_label(e: &dyn std::error::Error, out: &mut String) {
 mod tests {
     use super::*;
     use crate::model::{EntityIndex, MAX_MESSAGE_CHARS};
-    use crate::{Timestamp, TraceId};
+    use crate::{TraceId, model::Timestamp};
 
     #[derive(Debug)]
     struct Outer(std::num::ParseIntError);
@@ -285,6 +285,6 @@ mod tests {
             assert!(n < 1000, "the budget never refused");
         }
         assert_eq!(exceptions(&t, r).len(), n - 1);
-        assert!(t.node(r.0).bytes <= crate::MAX_ENTITY_BYTES);
+        assert!(t.node(r.0).bytes <= crate::model::MAX_ENTITY_BYTES);
     }
 }

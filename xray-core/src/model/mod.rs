@@ -31,10 +31,17 @@ pub use fields::{Namespace, SqlPreparation};
 pub(crate) use metadata::MetaArena;
 pub use record::EntityMut;
 
+// The model's limits and clock, named where the model is.
+pub use crate::annotation::{
+    MAX_ANNOTATION_KEY_LEN, MAX_ANNOTATION_STRING_CHARS, is_valid_annotation_key,
+    is_valid_metadata_namespace,
+};
+pub use crate::name::{MAX_NAME_CHARS, is_name_char, is_valid_name, sanitize_name_into};
+pub use crate::runtime::recording::MAX_ENTITIES;
+pub use crate::time::{Clock, ManualClock, Timestamp};
+
 use crate::id::{SegmentId, TraceId};
-use crate::name::sanitize_name_into;
 use crate::recycle::Recycle;
-use crate::time::Timestamp;
 
 /// A handle to one entity of an [`EntityTree`]. Only meaningful for the tree that issued it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,7 +58,7 @@ enum IdSource {
 /// The entities of one trace root, in reusable storage.
 ///
 /// ```
-/// use xray_core::{EntityTree, Namespace, Timestamp, TraceId};
+/// use xray_core::{Namespace, TraceId, model::{EntityTree, Timestamp}};
 ///
 /// let mut tree = EntityTree::new(TraceId::random());
 /// let t0 = Timestamp::from_micros(1_700_000_000_000_000);
@@ -63,7 +70,7 @@ enum IdSource {
 /// tree.end(root, Timestamp::from_micros(1_700_000_000_002_000));
 ///
 /// let mut buf = Vec::new();
-/// xray_core::write_document(&tree, root, &mut buf);
+/// xray_core::wire::write_document(&tree, root, &mut buf);
 /// let doc: serde_json::Value = serde_json::from_slice(&buf).unwrap();
 /// assert_eq!(doc["subsegments"][0]["aws"]["operation"], "UpdateItem");
 /// ```
@@ -226,6 +233,7 @@ impl EntityTree {
 
     /// [`EntityTree::begin_segment`] for a name already known to be valid (sanitised once
     /// when a service tracer was built), skipping the per-request check.
+    #[cfg(feature = "service")]
     pub(crate) fn begin_segment_valid_name(
         &mut self,
         name: &str,

@@ -30,7 +30,7 @@ impl Signal {
 /// What every request carries about the process: the OTLP `Resource`.
 ///
 /// ```
-/// let r = xray_core::OtlpResource::new("orders", Some("eu-west-1"), Some("orders-fn"));
+/// let r = xray_core::wire::OtlpResource::new("orders", Some("eu-west-1"), Some("orders-fn"));
 /// assert_eq!(r.service_name(), "orders");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +65,7 @@ impl OtlpResource {
     }
 }
 
-/// Buffers the OTLP writer reuses across emissions (kept in [`crate::EmitBuffer`]).
+/// Buffers the OTLP writer reuses across emissions (kept in [`crate::wire::EmitBuffer`]).
 #[derive(Debug, Default)]
 pub(crate) struct OtlpBuffers {
     proto: Vec<u8>,

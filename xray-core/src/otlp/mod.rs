@@ -41,7 +41,7 @@
 //! metadata (`documents_truncated`, `metadata_values_truncated`), then all but ids, times,
 //! kind and status (`documents_minimal`), and is dropped only when even that does not fit
 //! (`dropped_oversized`). Send errors are counted as for X-Ray datagrams, never raised.
-//! OTLP/HTTP requests count as datagrams in [`crate::EmitterStats`].
+//! OTLP/HTTP requests count as datagrams in [`crate::wire::EmitterStats`].
 
 mod base64;
 mod export;

@@ -13,19 +13,24 @@
 
 use std::cell::Cell;
 use std::error::Error;
-use std::fmt::{self, Debug, Display, Write as _};
+use std::fmt::{self, Debug, Display};
 
 use serde::{Serialize, Serializer};
 
 use crate::annotation::cut_chars;
-use crate::model::{EntityMut, MAX_CHAIN, MAX_MESSAGE_CHARS};
+use crate::model::{EntityMut, MAX_MESSAGE_CHARS};
+
+mod chain;
+mod dispatch;
+
+pub(crate) use chain::{ErrorChain, short_type_name, write_label};
+pub use dispatch::{
+    ErrorBoxed, ErrorBoxedSync, ErrorDebug, ErrorDisplay, ErrorOpaque, ErrorStd, ResponseOther,
+    ResponseSerialize, Wrap,
+};
 
 /// The metadata namespace for the SDK's own notes.
 pub(crate) const SDK_NAMESPACE: &str = "xray_sdk";
-
-/// Links of an error chain walked at most (a `source()` chain longer than this is cut, the
-/// rest counted as skipped up to here).
-const MAX_WALK: usize = 256;
 
 /// Options a capture macro passes for one function.
 #[derive(Debug, Clone, Copy)]
@@ -176,166 +181,6 @@ pub(crate) fn serialize_into<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T
     serde_json::to_writer(&mut *out, value).is_ok()
 }
 
-/// An error chain, formatted: each link's label (from its `Debug` form, up to the first `{`,
-/// `(`, space or quote: `MissingUserId`, `Foo`) and message (cut at 1000 characters,
-/// formatting stops there). Kept as a linked list of reused links, so that each link can be
-/// handed to the model as a `'static` error whose `source()` is the next.
-#[derive(Debug, Default)]
-pub(crate) struct ErrorChain {
-    head: Option<Box<Link>>,
-    len: usize,
-    remote: bool,
-}
-
-#[derive(Debug, Default)]
-struct Link {
-    label: String,
-    message: String,
-    /// `next` is part of the current chain.
-    linked: bool,
-    next: Option<Box<Link>>,
-}
-
-impl Display for Link {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl Error for Link {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match &self.next {
-            Some(n) if self.linked => Some(&**n),
-            _ => None,
-        }
-    }
-}
-
-impl ErrorChain {
-    fn clear(&mut self) {
-        let mut at = self.head.as_deref_mut();
-        while let Some(l) = at {
-            if !l.linked && l.label.is_empty() {
-                break;
-            }
-            l.label.clear();
-            l.message.clear();
-            l.linked = false;
-            at = l.next.as_deref_mut();
-        }
-        self.len = 0;
-        self.remote = false;
-    }
-
-    /// The link at `self.len` (reused, or added), linked from the previous one.
-    fn push(&mut self) -> &mut Link {
-        let mut slot = &mut self.head;
-        for _ in 0..self.len {
-            let l = slot.as_mut().expect("links up to len exist");
-            l.linked = true;
-            slot = &mut l.next;
-        }
-        self.len += 1;
-        slot.get_or_insert_with(Box::default)
-    }
-
-    /// Formats `error` and its `source()` chain (labels and messages of the first
-    /// [`MAX_CHAIN`] links; the rest only counted, as the model counts them).
-    pub(crate) fn fill(&mut self, error: &dyn Error, remote: bool) {
-        self.clear();
-        self.remote = remote;
-        let mut link: Option<&dyn Error> = Some(error);
-        while let Some(e) = link {
-            if self.len == MAX_CHAIN + MAX_WALK {
-                break;
-            }
-            let full = self.len < MAX_CHAIN;
-            let l = self.push();
-            if full {
-                write_label(&mut l.label, e);
-                write_message(&mut l.message, e);
-            } else {
-                l.label.push('-');
-            }
-            link = e.source();
-        }
-    }
-
-    /// Formats one error known by `label` and `message`.
-    pub(crate) fn fill_one(&mut self, label: &str, message: Option<&dyn Display>) {
-        self.clear();
-        let l = self.push();
-        l.label.push_str(label);
-        if let Some(m) = message {
-            write_message(&mut l.message, m);
-        }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The outermost message.
-    fn first_message(&self) -> &str {
-        self.head.as_deref().map_or("", |l| l.message.as_str())
-    }
-
-    /// Records the chain as `cause.exceptions` and returns the outermost exception's id.
-    pub(crate) fn record(&self, e: &mut EntityMut<'_>) {
-        if let Some(head) = self.head.as_deref().filter(|_| self.len > 0) {
-            e.record_error(head, Some(&head.label), self.remote);
-        }
-    }
-}
-
-/// Writes the label of `e`: its `Debug` form up to the first `{`, `(`, space or quote, at
-/// most 100 characters (the variant for enums, the type for structs).
-pub(crate) fn write_label(out: &mut String, e: &dyn Debug) {
-    struct Label<'a>(&'a mut String);
-    impl fmt::Write for Label<'_> {
-        fn write_str(&mut self, s: &str) -> fmt::Result {
-            for c in s.chars() {
-                if matches!(c, '{' | '(' | ' ' | '"') || self.0.len() >= 100 {
-                    return Err(fmt::Error);
-                }
-                self.0.push(c);
-            }
-            Ok(())
-        }
-    }
-    out.clear();
-    let _ = write!(Label(out), "{e:?}");
-    if out.is_empty() {
-        out.push_str("Error");
-    }
-}
-
-/// Writes `m` into `out`, stopping one character past [`MAX_MESSAGE_CHARS`] (so the model
-/// sees that it was cut, and counts it).
-pub(crate) fn write_message(out: &mut String, m: &(impl Display + ?Sized)) {
-    struct Limited<'a>(&'a mut String, usize);
-    impl fmt::Write for Limited<'_> {
-        fn write_str(&mut self, s: &str) -> fmt::Result {
-            for c in s.chars() {
-                if self.1 > MAX_MESSAGE_CHARS {
-                    return Err(fmt::Error);
-                }
-                self.0.push(c);
-                self.1 += 1;
-            }
-            Ok(())
-        }
-    }
-    out.clear();
-    let _ = write!(Limited(out, 0), "{m}");
-}
-
-/// The last path segment of a type name, without generics (`Vec` for `alloc::vec::Vec<u8>`).
-pub(crate) fn short_type_name(full: &str) -> &str {
-    let base = full.split('<').next().unwrap_or(full);
-    base.rsplit("::").next().unwrap_or(base)
-}
-
 /// Records the outcome of one captured function (given to the closure of `finish`).
 #[derive(Debug)]
 pub struct Recorder<'a> {
@@ -426,104 +271,5 @@ struct DebugAsDisplay<'a>(&'a dyn Debug);
 impl Display for DebugAsDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         Debug::fmt(self.0, f)
-    }
-}
-
-/// The value a macro hands to the dispatch traits.
-#[derive(Debug)]
-pub struct Wrap<'a, T: ?Sized>(pub &'a T);
-
-/// Response dispatch, first choice: the value is `Serialize`.
-pub trait ResponseSerialize {
-    /// Records the response.
-    fn __xray_response(&self, r: &mut Recorder<'_>);
-}
-
-impl<T: Serialize + ?Sized> ResponseSerialize for Wrap<'_, T> {
-    fn __xray_response(&self, r: &mut Recorder<'_>) {
-        r.response(self.0);
-    }
-}
-
-/// Response dispatch, fallback: the value cannot be serialised and is not recorded.
-pub trait ResponseOther {
-    /// Does nothing.
-    fn __xray_response(&self, r: &mut Recorder<'_>);
-}
-
-impl<T: ?Sized> ResponseOther for &Wrap<'_, T> {
-    fn __xray_response(&self, _: &mut Recorder<'_>) {}
-}
-
-/// Error dispatch, first choice: `std::error::Error`, with its `source()` chain.
-pub trait ErrorStd {
-    /// Records the error.
-    fn __xray_error(&self, r: &mut Recorder<'_>);
-}
-
-impl<T: Error> ErrorStd for &&&&&Wrap<'_, T> {
-    fn __xray_error(&self, r: &mut Recorder<'_>) {
-        r.error(self.0, Some(std::any::type_name::<T>()));
-    }
-}
-
-/// Error dispatch: boxed thread-safe errors (`lambda_runtime::Error`, `anyhow::Error`).
-pub trait ErrorBoxedSync {
-    /// Records the error.
-    fn __xray_error(&self, r: &mut Recorder<'_>);
-}
-
-impl<T: AsRef<dyn Error + Send + Sync + 'static> + ?Sized> ErrorBoxedSync for &&&&Wrap<'_, T> {
-    fn __xray_error(&self, r: &mut Recorder<'_>) {
-        let e: &(dyn Error + Send + Sync + 'static) = self.0.as_ref();
-        r.error(e, None);
-    }
-}
-
-/// Error dispatch: boxed errors (`Box<dyn Error>`).
-pub trait ErrorBoxed {
-    /// Records the error.
-    fn __xray_error(&self, r: &mut Recorder<'_>);
-}
-
-impl<T: AsRef<dyn Error + 'static> + ?Sized> ErrorBoxed for &&&Wrap<'_, T> {
-    fn __xray_error(&self, r: &mut Recorder<'_>) {
-        r.error(self.0.as_ref(), None);
-    }
-}
-
-/// Error dispatch: errors that are only `Display`.
-pub trait ErrorDisplay {
-    /// Records the error.
-    fn __xray_error(&self, r: &mut Recorder<'_>);
-}
-
-impl<T: Display> ErrorDisplay for &&Wrap<'_, T> {
-    fn __xray_error(&self, r: &mut Recorder<'_>) {
-        r.error_display(self.0, std::any::type_name::<T>());
-    }
-}
-
-/// Error dispatch: errors that are only `Debug`.
-pub trait ErrorDebug {
-    /// Records the error.
-    fn __xray_error(&self, r: &mut Recorder<'_>);
-}
-
-impl<T: Debug> ErrorDebug for &Wrap<'_, T> {
-    fn __xray_error(&self, r: &mut Recorder<'_>) {
-        r.error_debug(self.0, std::any::type_name::<T>());
-    }
-}
-
-/// Error dispatch, last resort: only the type's name is known.
-pub trait ErrorOpaque {
-    /// Records the error.
-    fn __xray_error(&self, r: &mut Recorder<'_>);
-}
-
-impl<T: ?Sized> ErrorOpaque for Wrap<'_, T> {
-    fn __xray_error(&self, r: &mut Recorder<'_>) {
-        r.error_opaque(std::any::type_name::<T>());
     }
 }

@@ -26,7 +26,7 @@ const HOSTNAME_FILES: [&str; 2] = ["/proc/sys/kernel/hostname", "/etc/hostname"]
 /// The host fields written on every service segment. Empty fields are left out.
 ///
 /// ```
-/// use xray_core::{HostFacts, ORIGIN_EC2_INSTANCE, ORIGIN_ECS_CONTAINER};
+/// use xray_core::service::{HostFacts, ORIGIN_EC2_INSTANCE, ORIGIN_ECS_CONTAINER};
 ///
 /// // What `detect` finds in an ECS task (the lookups stand in for the environment and files).
 /// let env = |k: &str| match k {
@@ -48,6 +48,9 @@ const HOSTNAME_FILES: [&str; 2] = ["/proc/sys/kernel/hostname", "/etc/hostname"]
 /// assert_eq!(none, HostFacts::default());
 /// assert_eq!(none.with_ec2("i-0123abcd", "").origin, ORIGIN_EC2_INSTANCE);
 /// ```
+///
+/// Not `#[non_exhaustive]` on purpose: callers build it with a struct literal and
+/// `..HostFacts::default()`, which that attribute forbids outside this crate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostFacts {
     /// `origin`: [`ORIGIN_ECS_CONTAINER`], [`ORIGIN_EC2_INSTANCE`], or any other type X-Ray

@@ -47,10 +47,10 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 /// ```
 /// use std::convert::Infallible;
 /// use tower::ServiceExt as _;
-/// use xray_core::{Config, Emitter, ServiceTracer, Tracer, XRayLayer};
+/// use xray_core::{Config, Tracer, wire::Emitter, service::{ServiceTracer, XRayLayer}};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let (emitter, sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+/// let (emitter, sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
 /// let tracer = ServiceTracer::new(Tracer::with_emitter(Config::default(), emitter), "orders");
 ///
 /// // Any tower service over `http` types; axum routers and hyper adapters are such services.

@@ -14,6 +14,7 @@ pub(crate) mod api;
 pub(crate) mod capture;
 pub(crate) mod context;
 pub(crate) mod deadline;
+#[cfg(feature = "service")]
 pub(crate) mod host;
 #[cfg(feature = "http")]
 pub(crate) mod http_layer;
@@ -21,6 +22,7 @@ pub(crate) mod lambda;
 #[cfg(feature = "lambda")]
 pub(crate) mod lambda_layer;
 pub(crate) mod recording;
+#[cfg(feature = "service")]
 pub(crate) mod service;
 pub(crate) mod span;
 pub(crate) mod subsegment;

@@ -80,6 +80,7 @@ pub(crate) enum Root<'a> {
     /// A Lambda handler: an independent subsegment under the function's segment.
     Handler { name: &'a str, parent: SegmentId },
     /// A service's own segment (the name is already valid).
+    #[cfg(feature = "service")]
     Segment {
         name: &'a str,
         parent: Option<SegmentId>,
@@ -181,6 +182,7 @@ impl Shared {
         rec.namespace.push_str(namespace);
         let node = match root {
             Root::Handler { name, parent } => rec.tree.begin_detached_subsegment(name, parent, now),
+            #[cfg(feature = "service")]
             Root::Segment { name, parent } => rec.tree.begin_segment_valid_name(name, parent, now),
         };
         rec.root = Some(node);

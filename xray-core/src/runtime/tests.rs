@@ -22,7 +22,7 @@ static OPTIONS: CaptureOptions = CaptureOptions {
 const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 
 fn tracer(config: Config) -> (Tracer, MemorySink) {
-    let (emitter, sink) = Emitter::memory(crate::DEFAULT_DATAGRAM_LIMIT);
+    let (emitter, sink) = Emitter::memory(crate::wire::DEFAULT_DATAGRAM_LIMIT);
     (Tracer::with_emitter(config, emitter), sink)
 }
 

@@ -18,6 +18,10 @@ use crate::time::Clock;
 
 use super::recording::Shared;
 
+mod builder;
+
+pub use builder::TracerBuilder;
+
 /// Recordings kept for reuse; beyond this, extra concurrent invocations use fresh ones that
 /// are dropped afterwards.
 const POOL_LIMIT: usize = 256;
@@ -26,9 +30,9 @@ const POOL_LIMIT: usize = 256;
 /// per-invocation recordings.
 ///
 /// ```
-/// use xray_core::{Config, Emitter, Tracer};
+/// use xray_core::{Config, Tracer, wire::Emitter};
 ///
-/// let (emitter, _sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+/// let (emitter, _sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
 /// let tracer = Tracer::with_emitter(Config::default(), emitter);
 /// assert!(!tracer.config().disabled);
 /// assert_eq!(tracer.stats().invocations_sampled, 0);
@@ -66,7 +70,7 @@ pub(crate) struct TracerCounters {
 #[non_exhaustive]
 pub struct TracerStats {
     /// Invocations recorded (`Sampled=1` with `Root` and `Parent`), and service requests
-    /// recorded (see [`ServiceTracer`](crate::ServiceTracer)).
+    /// recorded (see `service::ServiceTracer`, feature `service`).
     pub invocations_sampled: u64,
     /// Invocations not recorded because the header said so (`Sampled=0`, `?`, no `Parent`),
     /// and service requests not recorded (by the header or the sampler).
@@ -226,9 +230,9 @@ impl Tracer {
     /// UDP to its daemon address unless an emitter is given, the system clock.
     ///
     /// ```
-    /// use xray_core::{Config, Emitter, Tracer};
+    /// use xray_core::{Config, Tracer, wire::Emitter};
     ///
-    /// let (emitter, _sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+    /// let (emitter, _sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
     /// let tracer = Tracer::builder()
     ///     .config(Config::default())
     ///     .service_name("orders")
@@ -245,9 +249,9 @@ impl Tracer {
     /// use on this thread while `f` runs (before [`global`]).
     ///
     /// ```
-    /// use xray_core::{Config, Emitter, Tracer};
+    /// use xray_core::{Config, Tracer, wire::Emitter};
     ///
-    /// let (emitter, _sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
+    /// let (emitter, _sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
     /// let tracer = Tracer::with_emitter(Config::default(), emitter);
     /// tracer.in_scope(|| xray_core::put_annotation("outside", "a trace"));
     /// assert_eq!(tracer.stats().context_missing, 1);
@@ -320,94 +324,6 @@ pub(crate) fn with_tracer<R>(f: impl FnOnce(&Tracer) -> R) -> R {
 #[inline(never)]
 pub(crate) fn context_missing(what: &str) {
     with_tracer(|t| t.context_missing(what));
-}
-
-/// Configures a [`Tracer`] (see [`Tracer::builder`]).
-#[derive(Debug, Default)]
-#[must_use = "call `build` to get the tracer"]
-pub struct TracerBuilder {
-    config: Option<Config>,
-    service_name: Option<String>,
-    capture_response: Option<bool>,
-    capture_error: Option<bool>,
-    context_missing: Option<ContextMissing>,
-    emitter: Option<Emitter>,
-    clock: Option<Clock>,
-}
-
-impl TracerBuilder {
-    /// Starts from `config` instead of the environment's.
-    pub fn config(mut self, config: Config) -> TracerBuilder {
-        self.config = Some(config);
-        self
-    }
-
-    /// The service name (metadata namespace, `Service` annotation).
-    pub fn service_name(mut self, name: &str) -> TracerBuilder {
-        self.service_name = Some(name.to_owned());
-        self
-    }
-
-    /// Whether captured functions record their response by default.
-    pub fn capture_response(mut self, on: bool) -> TracerBuilder {
-        self.capture_response = Some(on);
-        self
-    }
-
-    /// Whether captured functions record their error by default.
-    pub fn capture_error(mut self, on: bool) -> TracerBuilder {
-        self.capture_error = Some(on);
-        self
-    }
-
-    /// What a recording call with no trace in scope does.
-    pub fn context_missing(mut self, strategy: ContextMissing) -> TracerBuilder {
-        self.context_missing = Some(strategy);
-        self
-    }
-
-    /// Sends through `emitter` (`Emitter::memory` in tests).
-    pub fn emitter(mut self, emitter: Emitter) -> TracerBuilder {
-        self.emitter = Some(emitter);
-        self
-    }
-
-    /// Reads time from `clock`.
-    pub fn clock(mut self, clock: Clock) -> TracerBuilder {
-        self.clock = Some(clock);
-        self
-    }
-
-    /// The tracer. Configuration warnings from the environment are written to stderr.
-    pub fn build(self) -> Tracer {
-        let mut config = self.config.unwrap_or_else(|| {
-            let (config, warnings) = Config::from_env();
-            for w in &warnings {
-                eprintln!("[xray] {w}");
-            }
-            config
-        });
-        if let Some(v) = self.service_name {
-            config.service_name = v;
-        }
-        if let Some(v) = self.capture_response {
-            config.capture_response = v;
-        }
-        if let Some(v) = self.capture_error {
-            config.capture_error = v;
-        }
-        if let Some(v) = self.context_missing {
-            config.context_missing = v;
-        }
-        let clock = self.clock.unwrap_or(Clock::System);
-        match self.emitter {
-            Some(e) => Tracer::with_parts(config, e, clock),
-            None => {
-                let t = Tracer::new(config);
-                Tracer::with_parts(t.config().clone(), t.emitter().clone(), clock)
-            }
-        }
-    }
 }
 
 static GLOBAL: OnceLock<Tracer> = OnceLock::new();

@@ -11,6 +11,7 @@ use crate::time::{Clock, Timestamp};
 
 /// One rule of a [`LocalSampler`], as configured.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RuleSummary {
     /// The host pattern.
     pub host: String,
@@ -33,7 +34,7 @@ pub const DEFAULT_RULES_JSON: &str =
 /// lasts, then with probability `rate`.
 ///
 /// Clones share rules and reservoirs, so a clone handed to another thread or used as a
-/// [`CentralizedSampler`](super::CentralizedSampler) fallback counts against the same
+/// `CentralizedSampler` fallback counts against the same
 /// per-second budget.
 ///
 /// Local rules have no names, so [`Outcome::rule_name`] is always `None`, as in the other
@@ -42,7 +43,7 @@ pub const DEFAULT_RULES_JSON: &str =
 ///
 /// ```
 /// use xray_core::sampling::{LocalSampler, Reason, SamplingRequest};
-/// use xray_core::{Clock, ManualClock, Timestamp};
+/// use xray_core::model::{Clock, ManualClock, Timestamp};
 ///
 /// let clock = ManualClock::new(Timestamp::from_micros(1_700_000_000_000_000));
 /// let sampler = LocalSampler::from_json(r#"{
@@ -120,7 +121,7 @@ impl LocalSampler {
         LocalSampler::from_json(&text)
     }
 
-    /// Uses `clock` for the reservoirs' seconds (a [`ManualClock`](crate::ManualClock) in
+    /// Uses `clock` for the reservoirs' seconds (a [`ManualClock`](crate::model::ManualClock) in
     /// tests).
     #[must_use]
     pub fn with_clock(mut self, clock: Clock) -> LocalSampler {

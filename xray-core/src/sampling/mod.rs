@@ -6,7 +6,7 @@
 //! - [`LocalSampler`] applies a rules file ([`DEFAULT_RULES_JSON`] when none is given): the
 //!   first rule whose patterns match wins; it samples its first `fixed_target` requests
 //!   each second, then a `rate` fraction of the rest.
-//! - [`CentralizedSampler`] applies the rules configured in the X-Ray console, fetched
+//! - `CentralizedSampler` (feature `service`) applies the rules configured in the X-Ray console, fetched
 //!   through the daemon's TCP proxy by a background thread, and falls back to a
 //!   [`LocalSampler`] until rules arrive or when they are more than an hour old.
 //! - [`Sampler`] holds either, for code that should not care which.
@@ -32,6 +32,7 @@
 //! never allocates and takes no lock (the centralized sampler takes one once per thread after
 //! each rules refresh). Figures are in `xray-core/benches/README.md`.
 
+#[cfg(feature = "service")]
 pub(crate) mod centralized;
 mod local;
 mod pattern;
@@ -41,6 +42,7 @@ mod rules;
 
 use std::fmt;
 
+#[cfg(feature = "service")]
 pub use centralized::{CentralizedOptions, CentralizedSampler, CentralizedStats};
 pub use local::{DEFAULT_RULES_JSON, LocalSampler, RuleSummary};
 pub use pattern::{wildcard_match, wildcard_match_case_sensitive};
@@ -58,6 +60,9 @@ pub use rules::RulesError;
 /// };
 /// assert_eq!(r.method, Some("POST"));
 /// ```
+///
+/// Not `#[non_exhaustive]` on purpose: callers build it with a struct literal and
+/// `..Default::default()`, which that attribute forbids outside this crate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SamplingRequest<'a> {
     /// The `Host` header.
@@ -102,6 +107,7 @@ pub enum Reason {
 ///
 /// `Copy` and allocation-free: the rule name is held inline (see [`RuleName`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Outcome {
     /// Whether to record the request.
     pub sampled: bool,
@@ -220,11 +226,15 @@ impl PartialEq<&str> for RuleName {
 /// let s: Sampler = LocalSampler::default().into();
 /// assert!(s.decide(&SamplingRequest::default()).sampled);
 /// ```
+///
+/// Non-exhaustive: the `Centralized` variant exists with the `service` feature only.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Sampler {
     /// Rules from a file or the built-in default.
     Local(LocalSampler),
-    /// Rules from the X-Ray service, through the daemon.
+    /// Rules from the X-Ray service, through the daemon (feature `service`).
+    #[cfg(feature = "service")]
     Centralized(CentralizedSampler),
 }
 
@@ -241,6 +251,7 @@ impl Sampler {
     pub fn decide(&self, request: &SamplingRequest<'_>) -> Outcome {
         match self {
             Sampler::Local(s) => s.decide(request),
+            #[cfg(feature = "service")]
             Sampler::Centralized(s) => s.decide(request),
         }
     }
@@ -252,6 +263,7 @@ impl From<LocalSampler> for Sampler {
     }
 }
 
+#[cfg(feature = "service")]
 impl From<CentralizedSampler> for Sampler {
     fn from(s: CentralizedSampler) -> Self {
         Sampler::Centralized(s)
@@ -292,6 +304,7 @@ mod tests {
         fn shareable<T: Send + Sync>() {}
         shareable::<Sampler>();
         shareable::<LocalSampler>();
+        #[cfg(feature = "service")]
         shareable::<CentralizedSampler>();
         shareable::<Outcome>();
     }

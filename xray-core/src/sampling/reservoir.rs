@@ -16,7 +16,7 @@ use crate::time::Timestamp;
 /// `fixed_target` of 1 sample up to ten requests a second between them.
 ///
 /// ```
-/// use xray_core::Timestamp;
+/// use xray_core::model::Timestamp;
 /// use xray_core::sampling::Reservoir;
 ///
 /// let r = Reservoir::new(2);

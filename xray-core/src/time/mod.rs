@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Microseconds since the Unix epoch.
 ///
 /// ```
-/// use xray_core::Timestamp;
+/// use xray_core::model::Timestamp;
 /// let t = Timestamp::from_micros(1_461_096_053_375_180);
 /// assert_eq!(t.to_string(), "1461096053.375180");
 /// ```
@@ -74,7 +74,7 @@ impl std::fmt::Display for Timestamp {
 /// Where timestamps come from: the system clock, or a manual clock for tests.
 ///
 /// ```
-/// use xray_core::{Clock, Timestamp};
+/// use xray_core::model::{Clock, Timestamp};
 /// let (a, b) = (Clock::System.now(), Clock::System.now());
 /// assert!(b >= a);
 /// assert!(a.as_micros().abs_diff(Timestamp::now().as_micros()) < 1_000_000);
@@ -122,7 +122,7 @@ impl Clock {
     /// calibration, on CPUs without an invariant counter, and for a manual clock).
     ///
     /// ```
-    /// use xray_core::{Clock, ManualClock, Timestamp};
+    /// use xray_core::model::{Clock, ManualClock, Timestamp};
     /// assert!(!Clock::Manual(ManualClock::new(Timestamp::from_micros(0))).counter_backed());
     /// ```
     pub fn counter_backed(&self) -> bool {
@@ -133,7 +133,7 @@ impl Clock {
 /// A shared clock that tests move by hand.
 ///
 /// ```
-/// use xray_core::{ManualClock, Timestamp};
+/// use xray_core::model::{ManualClock, Timestamp};
 /// let c = ManualClock::new(Timestamp::from_micros(1_000_000));
 /// c.advance_micros(250);
 /// assert_eq!(c.now().as_micros(), 1_000_250);

@@ -26,7 +26,7 @@ impl<'a> Iterator for ExtraFields<'a> {
 /// visible ASCII or spaces, and neither holds `;` or `=` (the header's own separators).
 ///
 /// ```
-/// use xray_core::is_valid_extra_field;
+/// use xray_core::wire::is_valid_extra_field;
 /// assert!(is_valid_extra_field("Lineage", "a87bd80c:1|68fd508a:5"));
 /// assert!(!is_valid_extra_field("Lineage", "a\r\nX-Evil: 1"));
 /// assert!(!is_valid_extra_field("Foo", "x=y"));
@@ -43,10 +43,10 @@ pub fn is_valid_extra_field(key: &str, value: &str) -> bool {
 /// Extra fields left out of headers, counted for the whole process.
 ///
 /// ```
-/// let before = xray_core::trace_header_stats();
+/// let before = xray_core::wire::trace_header_stats();
 /// let h = xray_core::TraceHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Bad=a\nb");
 /// assert_eq!(h.extra_fields().count(), 0);
-/// assert!(xray_core::trace_header_stats().refused_incoming > before.refused_incoming);
+/// assert!(xray_core::wire::trace_header_stats().refused_incoming > before.refused_incoming);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]

@@ -48,6 +48,7 @@ impl SamplingDecision {
 
 /// Which reserved fields were present but unreadable (the header still parsed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Malformed {
     /// `Root` was present but not a valid trace id.
     pub root: bool,

@@ -81,6 +81,7 @@ impl Default for Validator {
 
 /// What a document broke. Empty lists mean the document conforms.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Report {
     /// Violations of the official schema, one message each.
     pub schema_errors: Vec<String>,

@@ -11,18 +11,20 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
-use xray_core::{Config, Emitter, MemorySink, Tracer, Validator};
+use xray_core::{
+    Config, Tracer,
+    validate::Validator,
+    wire::{Emitter, MemorySink},
+};
 
 pub const PARENT: &str = "53995c3f42cd8ad8";
 
 pub fn sink() -> &'static MemorySink {
     static SINK: OnceLock<MemorySink> = OnceLock::new();
     SINK.get_or_init(|| {
-        let (emitter, sink) = Emitter::memory(xray_core::DEFAULT_DATAGRAM_LIMIT);
-        let config = Config {
-            service_name: "orders".into(),
-            ..Config::default()
-        };
+        let (emitter, sink) = Emitter::memory(xray_core::wire::DEFAULT_DATAGRAM_LIMIT);
+        let mut config = Config::default();
+        config.service_name = "orders".into();
         assert!(xray_core::set_global(Tracer::with_emitter(config, emitter)).is_ok());
         sink
     })

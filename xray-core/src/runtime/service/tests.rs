@@ -11,13 +11,13 @@ use crate::emit::{Emitter, MemorySink};
 use crate::sampling::centralized::stand_in::{Reply, StandIn};
 use crate::sampling::{CentralizedOptions, CentralizedSampler, LocalSampler};
 use crate::validate::Validator;
-use crate::{MAX_MESSAGE_CHARS, ORIGIN_ECS_CONTAINER};
+use crate::{model::MAX_MESSAGE_CHARS, service::ORIGIN_ECS_CONTAINER};
 
 const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
 const PARENT: &str = "53995c3f42cd8ad8";
 
 fn service(config: Config, sampler: impl Into<Sampler>) -> (ServiceTracer, MemorySink) {
-    let (emitter, sink) = Emitter::memory(crate::DEFAULT_DATAGRAM_LIMIT);
+    let (emitter, sink) = Emitter::memory(crate::wire::DEFAULT_DATAGRAM_LIMIT);
     let host = HostFacts {
         origin: ORIGIN_ECS_CONTAINER.to_owned(),
         ecs_container: "task-7".to_owned(),

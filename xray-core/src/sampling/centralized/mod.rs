@@ -42,6 +42,9 @@ use crate::time::{Clock, Timestamp};
 /// };
 /// assert_eq!(fast.rules_interval, Duration::from_secs(300));
 /// ```
+///
+/// Not `#[non_exhaustive]` on purpose: callers build it with a struct literal and
+/// `..Default::default()`, which that attribute forbids outside this crate.
 #[derive(Debug, Clone)]
 pub struct CentralizedOptions {
     /// How often rules are fetched: 300 s.

@@ -135,10 +135,8 @@ impl Display for Counter {
 }
 
 fn main() {
-    let config = xray_core::Config {
-        context_missing: xray_core::ContextMissing::IgnoreError,
-        ..xray_core::Config::default()
-    };
+    let mut config = xray_core::Config::default();
+    config.context_missing = xray_core::ContextMissing::IgnoreError;
     assert!(xray_core::set_global(xray_core::Tracer::new(config)).is_ok());
 
     let mut c = Counter::new();

@@ -41,9 +41,9 @@ async fn handler(_event: LambdaEvent<()>) -> HandlerResult {
 
 fn main() {
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let emitter = xray_core::Emitter::udp(
+    let emitter = xray_core::wire::Emitter::udp(
         daemon.local_addr().unwrap(),
-        xray_core::DEFAULT_DATAGRAM_LIMIT,
+        xray_core::wire::DEFAULT_DATAGRAM_LIMIT,
     );
     let tracer = xray_core::Tracer::with_emitter(xray_core::Config::default(), emitter);
     assert!(xray_core::set_global(tracer).is_ok());

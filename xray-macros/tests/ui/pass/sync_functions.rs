@@ -131,10 +131,8 @@ pub fn documented() -> u8 {
 
 fn main() {
     // No handler here: nothing is recorded, and that is not worth a log line.
-    let config = xray_core::Config {
-        context_missing: xray_core::ContextMissing::IgnoreError,
-        ..xray_core::Config::default()
-    };
+    let mut config = xray_core::Config::default();
+    config.context_missing = xray_core::ContextMissing::IgnoreError;
     assert!(xray_core::set_global(xray_core::Tracer::new(config)).is_ok());
     assert_eq!(plain(1), 2);
     unit(1);
