@@ -1,6 +1,8 @@
 //! The `register-user` binary on the real `lambda_runtime` loop, against a Runtime API served
 //! on 127.0.0.1 and the fake X-Ray daemon: sampled, unsampled, header-less, odd-but-valid,
-//! malformed and failing invocations, then many invocations in flight at once.
+//! malformed and failing invocations, then many invocations in flight at once. The same
+//! function traced by `LambdaLayer` instead of the handler macro (`register-user-layer`) must
+//! record the same documents.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -12,14 +14,18 @@ use xray_core::TraceId;
 
 const PARENT: &str = "9a9197af755a6419";
 const WAIT: Duration = Duration::from_secs(20);
+/// The function traced by `#[capture_lambda_handler]`.
+const MACRO: &str = env!("CARGO_BIN_EXE_register-user");
+/// The same function traced by `LambdaLayer`.
+const LAYER: &str = env!("CARGO_BIN_EXE_register-user-layer");
 
 struct Function {
     child: Child,
 }
 
 impl Function {
-    fn start(api: &RuntimeApi, daemon: &FakeDaemon, concurrency: u32) -> Function {
-        let child = Command::new(env!("CARGO_BIN_EXE_register-user"))
+    fn start(binary: &str, api: &RuntimeApi, daemon: &FakeDaemon, concurrency: u32) -> Function {
+        let child = Command::new(binary)
             .env("AWS_LAMBDA_RUNTIME_API", api.env_value())
             .env("AWS_LAMBDA_FUNCTION_NAME", "register-user")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
@@ -36,7 +42,7 @@ impl Function {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("the register-user binary starts");
+            .unwrap_or_else(|e| panic!("{binary} does not start: {e}"));
         Function { child }
     }
 }
@@ -70,7 +76,7 @@ fn ok_body(outcome: &Outcome) -> Value {
 fn every_kind_of_invocation_on_the_real_runtime_loop() {
     let daemon = FakeDaemon::start().unwrap();
     let api = RuntimeApi::start().unwrap();
-    let _function = Function::start(&api, &daemon, 1);
+    let _function = Function::start(MACRO, &api, &daemon, 1);
 
     // 1. Sampled, cold.
     let (h1, root1) = sampled_header();
@@ -188,7 +194,7 @@ fn every_kind_of_invocation_on_the_real_runtime_loop() {
 fn concurrent_invocations_never_attach_to_a_foreign_trace() {
     let daemon = FakeDaemon::start().unwrap();
     let api = RuntimeApi::start().unwrap();
-    let _function = Function::start(&api, &daemon, 4);
+    let _function = Function::start(MACRO, &api, &daemon, 4);
 
     let mut expected = Vec::new();
     for n in 0..32u64 {
@@ -240,6 +246,98 @@ fn concurrent_invocations_never_attach_to_a_foreign_trace() {
         .enumerate()
         .any(|(i, a)| spans[i + 1..].iter().any(|b| a.0 < b.1 && b.0 < a.1));
     assert!(overlapping, "no two invocations overlapped: {spans:?}");
+    assert!(daemon.foreign_attachments().is_empty());
+    assert_eq!(daemon.stats().rejected, 0);
+}
+
+#[test]
+fn the_layer_records_what_the_macro_records() {
+    let daemon = FakeDaemon::start().unwrap();
+    let api = RuntimeApi::start().unwrap();
+    let _function = Function::start(LAYER, &api, &daemon, 1);
+
+    let (h1, root1) = sampled_header();
+    let id = api.invoke(br#"{"user_id":"u-1","email":"a@example.com"}"#, Some(&h1));
+    assert_eq!(ok_body(&response(&api, &id))["user_id"], "u-1");
+
+    let quiet = TraceId::random().to_string();
+    let id = api.invoke(
+        br#"{"user_id":"u-2"}"#,
+        Some(&format!("Root={quiet};Parent={PARENT};Sampled=0")),
+    );
+    assert_eq!(ok_body(&response(&api, &id))["user_id"], "u-2");
+
+    let (h3, root3) = sampled_header();
+    let id = api.invoke(br#"{"email":"nobody@example.com"}"#, Some(&h3));
+    assert!(matches!(response(&api, &id), Outcome::Error { .. }));
+
+    assert!(daemon.wait_for(2, WAIT));
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = daemon.stats();
+    assert_eq!((stats.accepted, stats.rejected), (2, 0), "{stats}");
+    assert!(daemon.trace(&quiet).is_none());
+
+    let t = daemon.trace(&root1).unwrap();
+    let handler = t.named("## handler").next().unwrap();
+    assert_eq!(handler.parent_id.as_deref(), Some(PARENT));
+    assert_eq!(handler.annotations["ColdStart"], true);
+    assert_eq!(handler.annotations["Service"], "users");
+    assert_eq!(
+        handler.fields["metadata"]["users"]["handler response"]["status"],
+        "created"
+    );
+    let names: Vec<&str> = t
+        .children_of(&handler.id)
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(names, ["## validate", "## submit_user"]);
+
+    let t = daemon.trace(&root3).unwrap();
+    let handler = t.named("## handler").next().unwrap();
+    assert_eq!(handler.annotations["ColdStart"], false);
+    assert_eq!(handler.fields["fault"], true);
+    let ex = &handler.fields["cause"]["exceptions"][0];
+    assert_eq!(ex["type"], "MissingUserId");
+    assert_eq!(ex["message"], "user_id is required");
+    assert_eq!(t.named("## validate").next().unwrap().fields["fault"], true);
+    assert!(daemon.foreign_attachments().is_empty());
+}
+
+#[test]
+fn the_layer_keeps_concurrent_invocations_apart() {
+    let daemon = FakeDaemon::start().unwrap();
+    let api = RuntimeApi::start().unwrap();
+    let _function = Function::start(LAYER, &api, &daemon, 4);
+
+    let mut expected = Vec::new();
+    for n in 0..16u64 {
+        let (h, root) = sampled_header();
+        let payload = format!(r#"{{"user_id":"u-{n}","delay_ms":{}}}"#, 2 + (n * 7) % 20);
+        let id = api.invoke(payload.as_bytes(), Some(&h));
+        expected.push((id, root, format!("u-{n}")));
+    }
+    assert!(
+        api.wait_completed(expected.len(), WAIT),
+        "{:?}",
+        api.stats()
+    );
+    assert!(
+        daemon.wait_for(expected.len() as u64, WAIT),
+        "{}",
+        daemon.stats()
+    );
+    for (id, root, user) in &expected {
+        assert_eq!(ok_body(&response(&api, id))["user_id"], user.as_str());
+        let t = daemon
+            .trace(root)
+            .unwrap_or_else(|| panic!("no trace for {user}"));
+        let handler = t.named("## handler").next().unwrap();
+        assert_eq!(t.children_of(&handler.id).len(), 2, "{user}: {t}");
+        let submit = t.named("## submit_user").next().unwrap();
+        assert_eq!(submit.annotations["user_id"], user.as_str());
+        assert_eq!(t.entities.len(), 3, "{user}: {t}");
+    }
     assert!(daemon.foreign_attachments().is_empty());
     assert_eq!(daemon.stats().rejected, 0);
 }
