@@ -6,53 +6,20 @@
 
 use std::net::UdpSocket;
 
-use lambda_runtime::{Context, LambdaEvent};
 use xray_core::testing::{
     CountingAllocator, count_allocations, counting_installed, poll_to_completion,
 };
-use xray_core::{Config, Tracer, capture_lambda_handler, capture_method, wire::Emitter};
+use xray_core::{Config, Tracer, wire::Emitter};
+
+mod workload;
+
+use workload::{event, handler};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn allocations_in(f: impl FnOnce()) -> u64 {
     count_allocations(f).1
-}
-
-#[derive(serde::Serialize)]
-struct Step {
-    n: u32,
-    label: &'static str,
-}
-
-#[capture_method]
-fn sync_step(n: u32) -> Result<Step, std::fmt::Error> {
-    xray_core::put_annotation("step", n);
-    Ok(Step { n, label: "sync" })
-}
-
-#[capture_method]
-async fn async_step(n: u32) -> u32 {
-    xray_core::put_metadata("step", &Step { n, label: "async" });
-    n * 2
-}
-
-#[capture_lambda_handler]
-async fn handler(event: LambdaEvent<u32>) -> Result<u32, lambda_runtime::Error> {
-    let mut total = 0;
-    for i in 0..5 {
-        total += sync_step(event.payload + i)?.n;
-        total += async_step(i).await;
-    }
-    Ok(total)
-}
-
-fn event() -> LambdaEvent<u32> {
-    let mut ctx = Context::default();
-    ctx.xray_trace_id = Some(
-        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
-    );
-    LambdaEvent::new(1, ctx)
 }
 
 #[test]
