@@ -5,7 +5,7 @@
 //! record the same documents.
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bench_harness::daemon::FakeDaemon;
 use bench_harness::runtime_api::{Outcome, RuntimeApi};
@@ -339,5 +339,69 @@ fn the_layer_keeps_concurrent_invocations_apart() {
         assert_eq!(t.entities.len(), 3, "{user}: {t}");
     }
     assert!(daemon.foreign_attachments().is_empty());
+    assert_eq!(daemon.stats().rejected, 0);
+}
+
+#[test]
+fn an_invocation_past_its_deadline_leaves_an_in_progress_trace_then_the_final_one() {
+    let daemon = FakeDaemon::start().unwrap();
+    let api = RuntimeApi::start().unwrap();
+    let _function = Function::start(MACRO, &api, &daemon, 1);
+
+    // A 600 ms time limit and a handler that needs 1 500: what is open goes out 100 ms before
+    // the deadline, and the final documents replace it when the handler returns.
+    let (h, root) = sampled_header();
+    let id = api.invoke_with_timeout(
+        br#"{"user_id":"u-slow","delay_ms":1500}"#,
+        Some(&h),
+        Duration::from_millis(600),
+    );
+    let early = Instant::now() + WAIT;
+    let handler_in_progress = loop {
+        let open = daemon.trace(&root).and_then(|t| {
+            t.named("## handler")
+                .next()
+                .map(|handler| handler.in_progress)
+        });
+        if let Some(open) = open {
+            break open;
+        }
+        assert!(
+            Instant::now() < early,
+            "nothing arrived before the handler returned"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        handler_in_progress,
+        "the first handler document is the early one"
+    );
+    assert!(
+        api.wait_outcome(&id, Duration::ZERO).is_none(),
+        "the early document arrives while the handler still runs"
+    );
+
+    assert_eq!(ok_body(&response(&api, &id))["user_id"], "u-slow");
+    let done = Instant::now() + WAIT;
+    loop {
+        let t = daemon.trace(&root).unwrap();
+        let handler = t.named("## handler").next().unwrap();
+        if !handler.in_progress {
+            assert!(handler.fields["end_time"].as_f64().is_some());
+            let names: Vec<&str> = t
+                .children_of(&handler.id)
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect();
+            assert_eq!(names, ["## validate", "## submit_user"]);
+            assert!(t.named("## submit_user").all(|e| !e.in_progress));
+            break;
+        }
+        assert!(
+            Instant::now() < done,
+            "the final document never replaced the early one"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(daemon.stats().rejected, 0);
 }

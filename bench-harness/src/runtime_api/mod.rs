@@ -34,7 +34,13 @@ pub struct Invocation {
     pub trace_header: Option<String>,
     /// The event, as JSON bytes.
     pub payload: Vec<u8>,
+    /// The function's time limit for this invocation (`Lambda-Runtime-Deadline-Ms` is set that
+    /// far after the event is handed out); [`DEFAULT_TIMEOUT`] when `None`.
+    pub timeout: Option<Duration>,
 }
+
+/// The time limit of an invocation that names none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the function answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,12 +146,24 @@ impl RuntimeApi {
 
     /// Queues an invocation and returns its request id.
     pub fn invoke(&self, payload: &[u8], trace_header: Option<&str>) -> String {
+        self.invoke_with_timeout(payload, trace_header, DEFAULT_TIMEOUT)
+    }
+
+    /// Queues an invocation whose deadline is `timeout` after it is handed out, as Lambda sets
+    /// it from the function's configured timeout; the function is not stopped at the deadline.
+    pub fn invoke_with_timeout(
+        &self,
+        payload: &[u8],
+        trace_header: Option<&str>,
+        timeout: Duration,
+    ) -> String {
         let n = self.shared.next_id.fetch_add(1, Relaxed);
         let request_id = format!("req-{n:08}");
         self.enqueue(Invocation {
             request_id: request_id.clone(),
             trace_header: trace_header.map(str::to_owned),
             payload: payload.to_vec(),
+            timeout: Some(timeout),
         });
         request_id
     }
@@ -293,7 +311,7 @@ fn next(shared: &Shared) -> Reply {
     let deadline = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-        + 30_000;
+        + invocation.timeout.unwrap_or(DEFAULT_TIMEOUT).as_millis() as u64;
     let mut reply = Reply::json(200, invocation.payload)
         .header("lambda-runtime-aws-request-id", invocation.request_id)
         .header("lambda-runtime-deadline-ms", deadline.to_string())

@@ -123,6 +123,7 @@ fn start_once(binary: &Path, daemon: &FakeDaemon) -> Result<(f64, f64), String> 
         request_id: request_id.clone(),
         trace_header: Some(HEADER.to_owned()),
         payload: br#"{"user_id":"u-1","email":"a@example.com"}"#.to_vec(),
+        timeout: None,
     });
     let start = Instant::now();
     let child = ChildFunction::start(binary, &api, daemon.addr(), &xray_core::Output::XrayUdp, 1)
