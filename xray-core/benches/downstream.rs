@@ -111,6 +111,14 @@ fn sql_query(c: &mut Criterion) {
             seg.finish(Some(200), None);
         });
     });
+    g.bench_function("xray_pool_unsampled", |b| {
+        b.iter(|| {
+            let seg = segment(&service, UNSAMPLED);
+            let q = sqlx::query_scalar::<_, i64>("select ? + 41").bind(1_i64);
+            black_box(rt.block_on(seg.instrument(q.fetch_one(&traced))).unwrap());
+            seg.finish(Some(200), None);
+        });
+    });
     g.finish();
 }
 
