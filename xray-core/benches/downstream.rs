@@ -87,7 +87,14 @@ fn http_request(c: &mut Criterion) {
 }
 
 fn sql_query(c: &mut Criterion) {
-    let rt = support::rt();
+    // A query is three hand-offs to sqlx's SQLite worker thread (the pool's ping on acquire,
+    // the query, the ping on release); on a multi-thread runtime, waking tokio workers on top
+    // of that made the variants differ by more than the integration costs, so the group runs
+    // on the bench thread alone.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let service = service();
     let traced = rt
         .block_on(XRayPool::<sqlx::Sqlite>::connect("sqlite::memory:"))
