@@ -1,8 +1,8 @@
 //! Downstream calls, bare vs. recorded, in one group each: an HTTP GET through hyper-util's
 //! client to a hyper server on 127.0.0.1 (plain client vs. `XRayClientLayer`, sampled and
-//! unsampled), and a SQLite query (plain pool vs. `XRayPool`). Every iteration runs inside a
-//! service segment (begun, finished, written to a discarding emitter) in all variants, so the
-//! difference is what the integration adds.
+//! unsampled), and a SQLite query (plain pool vs. `XRayPool`, sampled and unsampled). Every
+//! iteration runs inside a service segment (begun, finished, written to a discarding emitter)
+//! in all variants, so the difference is what the integration adds.
 //!
 //! Run: `cargo bench -p xray-core --features tower-client,sqlx --bench downstream -- --warm-up-time 1 --measurement-time 3`
 
