@@ -1,8 +1,8 @@
 //! Downstream calls, bare vs. recorded, in one group each: an HTTP GET through hyper-util's
 //! client to a hyper server on 127.0.0.1 (plain client vs. `XRayClientLayer`, sampled and
-//! unsampled), and a SQLite query (plain pool vs. `XRayPool`). Every iteration runs inside a
-//! service segment (begun, finished, written to a discarding emitter) in all variants, so the
-//! difference is what the integration adds.
+//! unsampled), and a SQLite query (plain pool vs. `XRayPool`, sampled and unsampled). Every
+//! iteration runs inside a service segment (begun, finished, written to a discarding emitter)
+//! in all variants, so the difference is what the integration adds.
 //!
 //! Run: `cargo bench -p xray-core --features tower-client,sqlx --bench downstream -- --warm-up-time 1 --measurement-time 3`
 
@@ -87,7 +87,14 @@ fn http_request(c: &mut Criterion) {
 }
 
 fn sql_query(c: &mut Criterion) {
-    let rt = support::rt();
+    // A query is three hand-offs to sqlx's SQLite worker thread (the pool's ping on acquire,
+    // the query, the ping on release); on a multi-thread runtime, waking tokio workers on top
+    // of that made the variants differ by more than the integration costs, so the group runs
+    // on the bench thread alone.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let service = service();
     let traced = rt
         .block_on(XRayPool::<sqlx::Sqlite>::connect("sqlite::memory:"))
@@ -106,6 +113,14 @@ fn sql_query(c: &mut Criterion) {
     g.bench_function("xray_pool_sampled", |b| {
         b.iter(|| {
             let seg = segment(&service, SAMPLED);
+            let q = sqlx::query_scalar::<_, i64>("select ? + 41").bind(1_i64);
+            black_box(rt.block_on(seg.instrument(q.fetch_one(&traced))).unwrap());
+            seg.finish(Some(200), None);
+        });
+    });
+    g.bench_function("xray_pool_unsampled", |b| {
+        b.iter(|| {
+            let seg = segment(&service, UNSAMPLED);
             let q = sqlx::query_scalar::<_, i64>("select ? + 41").bind(1_i64);
             black_box(rt.block_on(seg.instrument(q.fetch_one(&traced))).unwrap());
             seg.finish(Some(200), None);
