@@ -211,7 +211,9 @@ mod tests {
         assert_eq!(parent.to_string(), PARENT);
         assert_eq!(decision, SamplingDecision::NotSampled);
         ids_agree(&raw);
-        ids_agree(&format!("Root={ROOT};Parent={PARENT};Sampled=?;Root=x;Parent=y"));
+        ids_agree(&format!(
+            "Root={ROOT};Parent={PARENT};Sampled=?;Root=x;Parent=y"
+        ));
         for raw in [
             format!("Root={};Parent={PARENT};Sampled=0", ROOT.replace('5', "g")),
             format!("Root={ROOT};Parent={};Sampled=0", PARENT.replace('5', "Z")),

@@ -358,7 +358,11 @@ fn unsampled_spans_go_out_as_t1u_when_asked() {
 /// The spans of the captured payloads, decoded by `check.py spans` with the official
 /// definitions.
 fn decoded_spans(dir: &Path, prefix: &str) -> Vec<Value> {
-    std::fs::write(dir.join("expected.json"), json!({"prefix": prefix}).to_string()).unwrap();
+    std::fs::write(
+        dir.join("expected.json"),
+        json!({"prefix": prefix}).to_string(),
+    )
+    .unwrap();
     let out = Command::new(python())
         .arg(SCRIPT)
         .arg("spans")
@@ -375,16 +379,14 @@ fn decoded_spans(dir: &Path, prefix: &str) -> Vec<Value> {
 
 #[test]
 fn an_unsampled_invocation_is_recorded_and_sent_as_t1u_only_when_asked() {
-    const HEADER: &str =
-        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=a87bd80c:1";
+    const HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=a87bd80c:1";
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut c = config(Output::OtlpUdp);
     c.daemon.udp = daemon.local_addr().unwrap();
     let run = |tracer: &xray_core::Tracer| {
         let mut invocation = tracer.begin_invocation(Some(HEADER));
-        let downstream = invocation.in_scope(|| {
-            xray_core::in_subsegment("lookup", |_| xray_core::downstream_header())
-        });
+        let downstream = invocation
+            .in_scope(|| xray_core::in_subsegment("lookup", |_| xray_core::downstream_header()));
         invocation.finish_ok(&1);
         downstream.map(|h| h.as_str().to_owned())
     };
@@ -410,7 +412,10 @@ fn an_unsampled_invocation_is_recorded_and_sent_as_t1u_only_when_asked() {
     let trace_hex = "5759e988bd862e3fe1be46a994272793";
     let handler = spans.iter().find(|s| s["name"] == "## handler").unwrap();
     let lookup = spans.iter().find(|s| s["name"] == "lookup").unwrap();
-    assert!(spans.iter().all(|s| s["trace_id"] == trace_hex), "{spans:?}");
+    assert!(
+        spans.iter().all(|s| s["trace_id"] == trace_hex),
+        "{spans:?}"
+    );
     assert_eq!(handler["parent_span_id"], "53995c3f42cd8ad8");
     assert_eq!(lookup["parent_span_id"], handler["span_id"]);
     // Downstream calls stay unsampled, under the recorded subsegment, with the extras.

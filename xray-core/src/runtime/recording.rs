@@ -205,7 +205,8 @@ impl Shared {
     /// Sends `node`'s document the way this invocation's sampling decision asks.
     fn send(&self, rec: &mut Recording, node: EntityIndex) {
         if self.unsampled.load(Relaxed) {
-            self.emitter.emit_unsampled(&mut rec.tree, node, &mut rec.buf);
+            self.emitter
+                .emit_unsampled(&mut rec.tree, node, &mut rec.buf);
         } else {
             self.emitter.emit(&mut rec.tree, node, &mut rec.buf);
         }
