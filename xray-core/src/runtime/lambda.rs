@@ -237,7 +237,8 @@ impl LambdaInvocation {
         inv
     }
 
-    /// True when this invocation is recorded.
+    /// True when this invocation is recorded: sampled, or unsampled under an emitter that
+    /// [sends those](crate::wire::Emitter::sends_unsampled) as `T1U`.
     pub fn is_recording(&self) -> bool {
         matches!(self.frame, Frame::Recording(_))
     }
@@ -334,7 +335,8 @@ impl Tracer {
 }
 
 impl Invocation {
-    /// True when this invocation is recorded (sampled).
+    /// True when this invocation is recorded: sampled, or unsampled under an emitter that
+    /// [sends those](crate::wire::Emitter::sends_unsampled) as `T1U`.
     pub fn is_recording(&self) -> bool {
         self.inner.is_recording()
     }
