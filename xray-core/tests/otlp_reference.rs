@@ -355,6 +355,82 @@ fn unsampled_spans_go_out_as_t1u_when_asked() {
     );
 }
 
+/// The spans of the captured payloads, decoded by `check.py spans` with the official
+/// definitions.
+fn decoded_spans(dir: &Path, prefix: &str) -> Vec<Value> {
+    std::fs::write(
+        dir.join("expected.json"),
+        json!({"prefix": prefix}).to_string(),
+    )
+    .unwrap();
+    let out = Command::new(python())
+        .arg(SCRIPT)
+        .arg("spans")
+        .arg(dir)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "check.py spans failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn an_unsampled_invocation_is_recorded_and_sent_as_t1u_only_when_asked() {
+    const HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=a87bd80c:1";
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut c = config(Output::OtlpUdp);
+    c.daemon.udp = daemon.local_addr().unwrap();
+    let run = |tracer: &xray_core::Tracer| {
+        let mut invocation = tracer.begin_invocation(Some(HEADER));
+        let downstream = invocation
+            .in_scope(|| xray_core::in_subsegment("lookup", |_| xray_core::downstream_header()));
+        invocation.finish_ok(&1);
+        downstream.map(|h| h.as_str().to_owned())
+    };
+
+    // By default nothing is recorded or sent, and downstream calls carry the incoming parent.
+    let quiet = xray_core::Tracer::new(c.clone());
+    assert_eq!(
+        run(&quiet).as_deref(),
+        Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0")
+    );
+    let dir = case_dir("lambda_unsampled_quiet");
+    assert_eq!(receive_all(&daemon, &dir), 0);
+    assert_eq!(quiet.stats().emitter.datagrams_handed_to_kernel, 0);
+
+    c.output.otlp.unsampled = true;
+    let tracer = xray_core::Tracer::new(c);
+    let downstream = run(&tracer).unwrap();
+    let dir = case_dir("lambda_unsampled");
+    let n = receive_all(&daemon, &dir);
+    assert!(n >= 1, "no T1U datagram");
+    let spans = decoded_spans(&dir, "T1U");
+    assert_eq!(spans.len(), 2, "{spans:?}");
+    let trace_hex = "5759e988bd862e3fe1be46a994272793";
+    let handler = spans.iter().find(|s| s["name"] == "## handler").unwrap();
+    let lookup = spans.iter().find(|s| s["name"] == "lookup").unwrap();
+    assert!(
+        spans.iter().all(|s| s["trace_id"] == trace_hex),
+        "{spans:?}"
+    );
+    assert_eq!(handler["parent_span_id"], "53995c3f42cd8ad8");
+    assert_eq!(lookup["parent_span_id"], handler["span_id"]);
+    // Downstream calls stay unsampled, under the recorded subsegment, with the extras.
+    assert!(
+        downstream.ends_with(&format!(
+            "Parent={};Sampled=0;Lineage=a87bd80c:1",
+            lookup["span_id"].as_str().unwrap()
+        )),
+        "{downstream}"
+    );
+    let s = tracer.stats();
+    assert_eq!((s.invocations_sampled, s.invocations_unsampled), (0, 1));
+    assert_eq!(s.emitter.datagrams_handed_to_kernel, n as u64);
+}
+
 #[test]
 fn otlp_http_posts_to_a_receiver_that_decodes_with_the_official_definitions() {
     let dir = case_dir("http");

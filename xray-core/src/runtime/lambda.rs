@@ -163,14 +163,40 @@ impl LambdaInvocation {
                 }
             }
         };
-        let parsed = TraceHeader::parse(header);
         let counters = tracer.counters();
-        if parsed.malformed().any() {
-            counters.malformed_headers.fetch_add(1, Relaxed);
-        }
-        match (parsed.root(), parsed.parent(), parsed.sampled()) {
-            (Some(root), Some(parent), SamplingDecision::Sampled) => {
-                counters.invocations_sampled.fetch_add(1, Relaxed);
+        // The common case, an unsampled header in Lambda's layout, is decided and its ids read
+        // at fixed offsets; everything else takes the full parse, which counts what is malformed.
+        // An emitter sending unsampled invocations records them, so needs their extra fields.
+        let sends_unsampled = tracer.emitter().sends_unsampled();
+        let quick = match crate::wire::sampled_decision(header) {
+            SamplingDecision::Sampled => None,
+            _ if sends_unsampled => None,
+            _ => crate::header_scan::canonical_ids(header),
+        };
+        let parsed;
+        let (root, parent, decision, extras) = match quick {
+            Some((root, parent, decision)) => (Some(root), Some(parent), decision, ""),
+            None => {
+                parsed = TraceHeader::parse(header);
+                if parsed.malformed().any() {
+                    counters.malformed_headers.fetch_add(1, Relaxed);
+                }
+                (
+                    parsed.root(),
+                    parsed.parent(),
+                    parsed.sampled(),
+                    parsed.extras_text(),
+                )
+            }
+        };
+        let sampled = decision == SamplingDecision::Sampled;
+        match (root, parent) {
+            (Some(root), Some(parent)) if sampled || sends_unsampled => {
+                if sampled {
+                    counters.invocations_sampled.fetch_add(1, Relaxed);
+                } else {
+                    counters.invocations_unsampled.fetch_add(1, Relaxed);
+                }
                 let rec = tracer.acquire();
                 let config = tracer.config();
                 let defaults = (config.capture_response, config.capture_error);
@@ -181,13 +207,16 @@ impl LambdaInvocation {
                         parent,
                     },
                     &config.service_name,
-                    parsed.extras_text(),
+                    extras,
                     defaults,
                     |e| {
                         let _ = e.put_annotation("ColdStart", cold_start);
                         let _ = e.put_annotation("Service", config.service_name.as_str());
                     },
                 );
+                if !sampled {
+                    rec.mark_unsampled();
+                }
                 inv.capture = options.capture(defaults);
                 inv.frame = Frame::Recording(Scope {
                     rec,
@@ -196,7 +225,7 @@ impl LambdaInvocation {
                     trace: root,
                 });
             }
-            (root, parent, decision) => {
+            (root, parent) => {
                 counters.invocations_unsampled.fetch_add(1, Relaxed);
                 inv.frame = Frame::Passthrough(root.map(|root| Pass {
                     root,
@@ -208,7 +237,8 @@ impl LambdaInvocation {
         inv
     }
 
-    /// True when this invocation is recorded.
+    /// True when this invocation is recorded: sampled, or unsampled under an emitter that
+    /// [sends those](crate::wire::Emitter::sends_unsampled) as `T1U`.
     pub fn is_recording(&self) -> bool {
         matches!(self.frame, Frame::Recording(_))
     }
@@ -305,7 +335,8 @@ impl Tracer {
 }
 
 impl Invocation {
-    /// True when this invocation is recorded (sampled).
+    /// True when this invocation is recorded: sampled, or unsampled under an emitter that
+    /// [sends those](crate::wire::Emitter::sends_unsampled) as `T1U`.
     pub fn is_recording(&self) -> bool {
         self.inner.is_recording()
     }

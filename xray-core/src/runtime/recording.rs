@@ -101,6 +101,9 @@ pub(crate) struct Shared {
     capture_error: AtomicBool,
     /// Bumped by every `begin`, so a deadline watch knows its invocation from a later one.
     generation: AtomicU64,
+    /// An unsampled invocation recorded for an emitter that sends those (`T1U`): its documents
+    /// go to [`Emitter::emit_unsampled`] and its downstream headers say `Sampled=0`.
+    unsampled: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -137,6 +140,7 @@ impl Shared {
             capture_response: AtomicBool::new(true),
             capture_error: AtomicBool::new(true),
             generation: AtomicU64::new(0),
+            unsampled: AtomicBool::new(false),
         }
     }
 
@@ -167,6 +171,7 @@ impl Shared {
     ) -> (EntityIndex, SegmentId) {
         let now = self.now();
         self.generation.fetch_add(1, Relaxed);
+        self.unsampled.store(false, Relaxed);
         self.capture_response.store(capture.0, Relaxed);
         self.capture_error.store(capture.1, Relaxed);
         {
@@ -189,6 +194,22 @@ impl Shared {
         let mut e = rec.tree.entity_mut(node);
         describe(&mut e);
         (node, e.id())
+    }
+
+    /// Marks the invocation just begun as unsampled: recorded for an emitter that
+    /// [sends unsampled](Emitter::sends_unsampled) invocations, and sent as such.
+    pub(crate) fn mark_unsampled(&self) {
+        self.unsampled.store(true, Relaxed);
+    }
+
+    /// Sends `node`'s document the way this invocation's sampling decision asks.
+    fn send(&self, rec: &mut Recording, node: EntityIndex) {
+        if self.unsampled.load(Relaxed) {
+            self.emitter
+                .emit_unsampled(&mut rec.tree, node, &mut rec.buf);
+        } else {
+            self.emitter.emit(&mut rec.tree, node, &mut rec.buf);
+        }
     }
 
     /// Opens a subsegment under `parent`; `None` (counted) when user code holds the recording
@@ -334,7 +355,7 @@ impl Shared {
         if Some(node) == rec.root {
             if !rec.root_sent {
                 rec.root_sent = true;
-                self.emitter.emit(&mut rec.tree, node, &mut rec.buf);
+                self.send(rec, node);
             }
             return;
         }
@@ -346,7 +367,7 @@ impl Shared {
         let parent = rec.tree.parent(node);
         let parent_closed = parent.is_none_or(|p| rec.tree.is_closed(p));
         if parent_closed && !rec.tree.is_sent(node) {
-            self.emitter.emit(&mut rec.tree, node, &mut rec.buf);
+            self.send(rec, node);
         }
     }
 
@@ -368,7 +389,7 @@ impl Shared {
         if self.generation() != generation || rec.root_sent || rec.root != Some(node) {
             return;
         }
-        self.emitter.emit(&mut rec.tree, node, &mut rec.buf);
+        self.send(rec, node);
         rec.tree.mark_pending(node);
         self.counters
             .invocations_near_deadline
@@ -378,7 +399,12 @@ impl Shared {
     /// The header for a downstream call made under `id`.
     pub(crate) fn header(&self, trace: TraceId, id: SegmentId) -> EncodedHeader {
         let extras = lock(&self.extras);
-        TraceHeader::with_extras(trace, Some(id), SamplingDecision::Sampled, &extras).encode()
+        let decision = if self.unsampled.load(Relaxed) {
+            SamplingDecision::NotSampled
+        } else {
+            SamplingDecision::Sampled
+        };
+        TraceHeader::with_extras(trace, Some(id), decision, &extras).encode()
     }
 }
 

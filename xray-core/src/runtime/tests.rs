@@ -109,10 +109,20 @@ fn what_is_not_recorded_is_counted() {
     );
     invoke(&t, Some("Root=1-5759e988-bd862e3fe1be46a994272793"));
     invoke(&t, Some("Root=bogus;Parent=xyz;Sampled=1"));
+    // Unsampled in Lambda's layout but with unreadable ids: the fixed-offset reader gives way
+    // to the full parse, which counts it.
+    invoke(
+        &t,
+        Some("Root=1-5759e988-bd862e3fe1be46a99427279z;Parent=53995c3f42cd8ad8;Sampled=0"),
+    );
+    invoke(
+        &t,
+        Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8adZ;Sampled=0"),
+    );
     let s = t.stats();
     assert_eq!(s.invocations_sampled, 0);
-    assert_eq!(s.invocations_unsampled, 4);
-    assert_eq!(s.malformed_headers, 1);
+    assert_eq!(s.invocations_unsampled, 6);
+    assert_eq!(s.malformed_headers, 3);
     assert!(sink.take().is_empty());
 }
 

@@ -6,6 +6,10 @@
                            every payload decodes with opentelemetry-proto, and every span equals,
                            field by field, what the OpenTelemetry Python SDK's encoder produces
                            for the expected span.
+    check.py spans DIR     decodes the captured payloads as `compare` does (`expected.json` may
+                           give only `prefix`) and prints their spans as a JSON list of
+                           {trace_id, span_id, parent_span_id, name}, for spans whose times are
+                           not known in advance.
     check.py serve DIR N   an OTLP/HTTP receiver on 127.0.0.1 (port printed on stdout) that
                            decodes each POST /v1/traces with the same definitions, answers 200
                            (400 when it does not decode) and stores the body; exits after N
@@ -147,6 +151,18 @@ def compare(directory):
     print(f"check.py: {len(requests)} requests, {len(got)} spans match the reference")
 
 
+def spans(directory):
+    expected = json.load(open(os.path.join(directory, "expected.json")))
+    out = []
+    for req in decode_payloads(directory, expected):
+        for rs in req.resource_spans:
+            for ss in rs.scope_spans:
+                for s in ss.spans:
+                    out.append({"trace_id": s.trace_id.hex(), "span_id": s.span_id.hex(),
+                                "parent_span_id": s.parent_span_id.hex(), "name": s.name})
+    print(json.dumps(out))
+
+
 def serve(directory, count):
     received = []
     done = threading.Event()
@@ -194,6 +210,8 @@ def serve(directory, count):
 if __name__ == "__main__":
     if sys.argv[1] == "compare":
         compare(sys.argv[2])
+    elif sys.argv[1] == "spans":
+        spans(sys.argv[2])
     elif sys.argv[1] == "serve":
         serve(sys.argv[2], int(sys.argv[3]))
     else:
