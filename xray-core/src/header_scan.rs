@@ -15,7 +15,6 @@
 //! fixed offsets (one 64-byte count of `;` and three comparisons); anything else takes the
 //! field walk.
 
-use crate::id::{SegmentId, TraceId};
 use crate::trace_header::SamplingDecision;
 
 /// `Root=` + trace id + `;` + `Parent=` + segment id + `;`.
@@ -41,22 +40,6 @@ pub fn sampled_decision(raw: &str) -> SamplingDecision {
         return d;
     }
     walk(raw)
-}
-
-/// The ids and decision of a header in the Lambda service's layout, read at fixed offsets:
-/// what an unsampled invocation keeps for downstream headers. Equal to what
-/// [`TraceHeader::parse`](crate::TraceHeader::parse) gives, which reports nothing malformed
-/// for such a header (later reserved fields never replace the first ones). `None` when the
-/// layout differs or an id is unreadable: the full parser then decides and reports it. Fields
-/// after `Sampled` (`Lineage`, …) are not read: an unrecorded invocation does not pass them on.
-#[inline]
-pub(crate) fn canonical_ids(raw: &str) -> Option<(TraceId, SegmentId, SamplingDecision)> {
-    const AT: usize = CANONICAL_SAMPLED_AT;
-    let b = raw.as_bytes();
-    let decision = canonical(b)?;
-    let root = TraceId::parse_bytes(&b[5..40]).ok()?;
-    let parent = SegmentId::parse_hex_bytes(&b[48..AT - 1]).ok()?;
-    Some((root, parent, decision))
 }
 
 /// The Lambda service's layout. `None` when the input does not follow it exactly (or its
@@ -192,38 +175,6 @@ mod tests {
         }
     }
 
-    /// `canonical_ids` gives what the full parser gives, whenever it answers.
-    fn ids_agree(raw: &str) {
-        if let Some((root, parent, decision)) = canonical_ids(raw) {
-            let full = TraceHeader::parse(raw);
-            assert_eq!(full.root(), Some(root), "{raw:?}");
-            assert_eq!(full.parent(), Some(parent), "{raw:?}");
-            assert_eq!(full.sampled(), decision, "{raw:?}");
-            assert!(!full.malformed().any(), "{raw:?}");
-        }
-    }
-
-    #[test]
-    fn canonical_ids_read_lambda_headers_and_leave_the_rest_to_the_parser() {
-        let raw = format!("Root={ROOT};Parent={PARENT};Sampled=0;Lineage=a87bd80c:1|68fd508a:5");
-        let (root, parent, decision) = canonical_ids(&raw).unwrap();
-        assert_eq!(root.to_string(), ROOT);
-        assert_eq!(parent.to_string(), PARENT);
-        assert_eq!(decision, SamplingDecision::NotSampled);
-        ids_agree(&raw);
-        ids_agree(&format!(
-            "Root={ROOT};Parent={PARENT};Sampled=?;Root=x;Parent=y"
-        ));
-        for raw in [
-            format!("Root={};Parent={PARENT};Sampled=0", ROOT.replace('5', "g")),
-            format!("Root={ROOT};Parent={};Sampled=0", PARENT.replace('5', "Z")),
-            format!("Parent={PARENT};Root={ROOT};Sampled=0"),
-            format!("Root={ROOT};Parent={PARENT};Sampled=x"),
-        ] {
-            assert_eq!(canonical_ids(&raw), None, "{raw}");
-        }
-    }
-
     /// Pieces a hostile or broken header is made of.
     fn piece() -> impl Strategy<Value = String> {
         prop_oneof![
@@ -278,7 +229,6 @@ mod tests {
             raw.truncate(cut);
             let raw = String::from_utf8(raw).unwrap();
             prop_assert_eq!(sampled_decision(&raw), TraceHeader::parse(&raw).sampled(), "{:?}", raw);
-            ids_agree(&raw);
         }
 
         #[test]

@@ -164,31 +164,18 @@ impl LambdaInvocation {
             }
         };
         let counters = tracer.counters();
-        // The common case, an unsampled header in Lambda's layout, is decided and its ids read
-        // at fixed offsets; everything else takes the full parse, which counts what is malformed.
-        // An emitter sending unsampled invocations records them, so needs their extra fields.
+        let parsed = TraceHeader::parse(header);
+        if parsed.malformed().any() {
+            counters.malformed_headers.fetch_add(1, Relaxed);
+        }
+        // An emitter sending unsampled invocations (`T1U`) has them recorded too.
         let sends_unsampled = tracer.emitter().sends_unsampled();
-        let quick = match crate::wire::sampled_decision(header) {
-            SamplingDecision::Sampled => None,
-            _ if sends_unsampled => None,
-            _ => crate::header_scan::canonical_ids(header),
-        };
-        let parsed;
-        let (root, parent, decision, extras) = match quick {
-            Some((root, parent, decision)) => (Some(root), Some(parent), decision, ""),
-            None => {
-                parsed = TraceHeader::parse(header);
-                if parsed.malformed().any() {
-                    counters.malformed_headers.fetch_add(1, Relaxed);
-                }
-                (
-                    parsed.root(),
-                    parsed.parent(),
-                    parsed.sampled(),
-                    parsed.extras_text(),
-                )
-            }
-        };
+        let (root, parent, decision, extras) = (
+            parsed.root(),
+            parsed.parent(),
+            parsed.sampled(),
+            parsed.extras_text(),
+        );
         let sampled = decision == SamplingDecision::Sampled;
         match (root, parent) {
             (Some(root), Some(parent)) if sampled || sends_unsampled => {

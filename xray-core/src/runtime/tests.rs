@@ -109,8 +109,7 @@ fn what_is_not_recorded_is_counted() {
     );
     invoke(&t, Some("Root=1-5759e988-bd862e3fe1be46a994272793"));
     invoke(&t, Some("Root=bogus;Parent=xyz;Sampled=1"));
-    // Unsampled in Lambda's layout but with unreadable ids: the fixed-offset reader gives way
-    // to the full parse, which counts it.
+    // Unsampled, in Lambda's layout, with unreadable ids: counted too.
     invoke(
         &t,
         Some("Root=1-5759e988-bd862e3fe1be46a99427279z;Parent=53995c3f42cd8ad8;Sampled=0"),
