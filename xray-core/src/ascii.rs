@@ -65,8 +65,22 @@ pub(crate) fn dec8(v: u32) -> u64 {
 /// for a trace id). Here eight digits are checked and packed in about twenty operations.
 #[inline]
 pub(crate) fn parse_hex8(text: u64) -> Option<u32> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = ONES * 0x80;
+    let letters = hex_letters(text)?;
+    // '0'..'9' and 'a'..'f' / 'A'..'F' keep their value in the low nibble, letters minus 9.
+    let nibbles = (text & (ONES * 0x0f)) + (letters >> 7) * 9;
+    // Byte 0 holds the most significant digit: pack pairs, then pairs of pairs.
+    let pairs = ((nibbles & 0x000f_000f_000f_000f) << 4) | ((nibbles >> 8) & 0x000f_000f_000f_000f);
+    let quads = ((pairs & 0x0000_00ff_0000_00ff) << 8) | ((pairs >> 16) & 0x0000_00ff_0000_00ff);
+    Some((((quads & 0xffff) << 16) | ((quads >> 32) & 0xffff)) as u32)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = ONES * 0x80;
+
+/// Bit 7 set in each byte of `text` that is a hex letter; `None` unless all eight bytes are
+/// hex digits.
+#[inline]
+fn hex_letters(text: u64) -> Option<u64> {
     // Bytes of 0x80 and above are never digits; below that, adding `0x80 - lo` sets bit 7
     // exactly when the byte is at least `lo`, with no carry into the next byte.
     if text & HIGH != 0 {
@@ -76,15 +90,19 @@ pub(crate) fn parse_hex8(text: u64) -> Option<u32> {
     let digit = at_least(text, b'0') & !at_least(text, b'9' + 1);
     let lower = text | (ONES * 0x20);
     let letter = at_least(lower, b'a') & !at_least(lower, b'f' + 1);
-    if (digit | letter) & HIGH != HIGH {
-        return None;
-    }
-    // '0'..'9' and 'a'..'f' / 'A'..'F' keep their value in the low nibble, letters minus 9.
-    let nibbles = (text & (ONES * 0x0f)) + ((letter & HIGH) >> 7) * 9;
-    // Byte 0 holds the most significant digit: pack pairs, then pairs of pairs.
-    let pairs = ((nibbles & 0x000f_000f_000f_000f) << 4) | ((nibbles >> 8) & 0x000f_000f_000f_000f);
-    let quads = ((pairs & 0x0000_00ff_0000_00ff) << 8) | ((pairs >> 16) & 0x0000_00ff_0000_00ff);
-    Some((((quads & 0xffff) << 16) | ((quads >> 32) & 0xffff)) as u32)
+    ((digit | letter) & HIGH == HIGH).then_some(letter & HIGH)
+}
+
+/// True when `b` is hex digits only, in whole chunks of eight (the check of [`parse_hex8`]
+/// without the packing).
+#[inline]
+pub(crate) fn is_hex(b: &[u8]) -> bool {
+    let chunks = b.chunks_exact(8);
+    chunks.remainder().is_empty()
+        && chunks.into_iter().all(|c| {
+            c.try_into()
+                .is_ok_and(|c| hex_letters(u64::from_le_bytes(c)).is_some())
+        })
 }
 
 /// [`parse_hex8`] on the first eight bytes of `b` (which must hold at least eight).
@@ -127,6 +145,7 @@ mod tests {
         #[test]
         fn hex8_agrees_with_the_standard_parser(b in proptest::array::uniform8(any::<u8>())) {
             prop_assert_eq!(parse_hex8(u64::from_le_bytes(b)), reference_hex8(&b));
+            prop_assert_eq!(is_hex(&b), reference_hex8(&b).is_some());
         }
 
         #[test]

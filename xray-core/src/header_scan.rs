@@ -15,6 +15,7 @@
 //! fixed offsets (one 64-byte count of `;` and three comparisons); anything else takes the
 //! field walk.
 
+use crate::ascii::is_hex;
 use crate::trace_header::SamplingDecision;
 
 /// `Root=` + trace id + `;` + `Parent=` + segment id + `;`.
@@ -40,6 +41,24 @@ pub fn sampled_decision(raw: &str) -> SamplingDecision {
         return d;
     }
     walk(raw)
+}
+
+/// The ids of a header in the Lambda service's layout, checked but still as text, with its
+/// decision; `None` for any other layout or an id that is not one. An unsampled invocation
+/// keeps them as they are and decodes them only if a downstream header asks (see
+/// `runtime::context`); checking costs a fraction of decoding.
+#[inline]
+pub(crate) fn canonical_ids(raw: &str) -> Option<(SamplingDecision, [u8; 35], [u8; 16])> {
+    let b = raw.as_bytes();
+    let decision = canonical(b)?;
+    let root: [u8; 35] = b.get(5..40)?.try_into().ok()?;
+    let parent: [u8; 16] = b.get(48..64)?.try_into().ok()?;
+    let ids_ok = root.starts_with(b"1-")
+        && root[10] == b'-'
+        && is_hex(&root[2..10])
+        && is_hex(&root[11..])
+        && is_hex(&parent);
+    ids_ok.then_some((decision, root, parent))
 }
 
 /// The Lambda service's layout. `None` when the input does not follow it exactly (or its
@@ -109,6 +128,23 @@ mod tests {
             TraceHeader::parse(raw).sampled(),
             "{raw:?}"
         );
+    }
+
+    #[test]
+    fn canonical_ids_are_the_text_at_the_fixed_offsets() {
+        let raw = format!("Root={ROOT};Parent={PARENT};Sampled=0;Lineage=a87bd80c:1");
+        let (d, root, parent) = canonical_ids(&raw).unwrap();
+        assert_eq!(d, SamplingDecision::NotSampled);
+        assert_eq!(&root, ROOT.as_bytes());
+        assert_eq!(&parent, PARENT.as_bytes());
+        assert!(canonical_ids(&format!("Parent={PARENT};Root={ROOT};Sampled=0")).is_none());
+        // Not ids: left to the full parser, which counts them.
+        let bad_root = "1-5759e988-bd862e3fe1be46a99427279z";
+        assert!(canonical_ids(&format!("Root={bad_root};Parent={PARENT};Sampled=0")).is_none());
+        assert!(canonical_ids(&format!("Root={ROOT};Parent=53995c3f42cd8adZ;Sampled=0")).is_none());
+        let shape = "2-5759e988-bd862e3fe1be46a994272793";
+        assert!(canonical_ids(&format!("Root={shape};Parent={PARENT};Sampled=0")).is_none());
+        assert!(canonical_ids(&format!("Root={ROOT};Parent={PARENT}")).is_none());
     }
 
     #[test]

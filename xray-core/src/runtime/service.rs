@@ -271,11 +271,11 @@ impl ServiceTracer {
         if !sampled {
             counters.invocations_unsampled.fetch_add(1, Relaxed);
             return ServiceSegment {
-                frame: Frame::Passthrough(Some(Pass {
-                    root: trace_id,
+                frame: Frame::Passthrough(Some(Pass::new(
+                    trace_id,
                     parent,
-                    decision: SamplingDecision::NotSampled,
-                })),
+                    SamplingDecision::NotSampled,
+                ))),
                 root: None,
                 trace_id,
                 id: None,
