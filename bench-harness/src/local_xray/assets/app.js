@@ -67,6 +67,8 @@ function renderList(data, state) {
   document.getElementById("stats").textContent =
     `${s.datagrams} datagrams: ${s.accepted} accepted, ${s.rejected} rejected · ` +
     `${s.traces_kept} traces kept, ${s.traces_evicted} oldest dropped` +
+    (s.otlp_spans ? ` · ${s.otlp_spans} OTLP spans` : "") +
+    (s.entities_over_cap ? ` · ${s.entities_over_cap} entities over the per-trace cap dropped` : "") +
     (s.kernel_drops ? ` · kernel drops ${s.kernel_drops}` : "") +
     (s.not_kept ? ` · ${s.not_kept} datagrams not inspected for rejections (burst)` : "") +
     (s.rejected_dropped ? ` · ${s.rejected_dropped} older rejections dropped` : "");
@@ -76,7 +78,8 @@ function renderList(data, state) {
   body.replaceChildren(...data.traces.map((t) => {
     const row = el("tr", { "data-trace": t.trace_id, class: t.trace_id === state.trace ? "selected" : "" },
       el("td", {}, when(t.start)),
-      el("td", {}, ms(t.duration) + (t.in_progress ? " (in progress)" : "")),
+      el("td", {}, ms(t.duration) + (t.in_progress ? " (in progress)" : "") +
+        (t.entities_dropped ? ` (${t.entities_dropped} entities over the cap dropped)` : "")),
       statusCell(t.status),
       el("td", { class: "trace-name" }, t.name),
       el("td", { class: "trace-annotations" }, annotationText(t.annotations)),
@@ -89,6 +92,9 @@ function renderList(data, state) {
 function renderWaterfall(data, state) {
   document.getElementById("trace-section").hidden = false;
   document.getElementById("trace-id").textContent = data.summary.trace_id;
+  document.getElementById("trace-dropped").textContent = data.summary.entities_dropped
+    ? `${data.summary.entities_dropped} entities over the per-trace cap were dropped; the waterfall is incomplete.`
+    : "";
   const total = data.summary.duration || 0;
   const rows = data.rows.map((r) => {
     const left = total > 0 && r.offset != null ? (100 * r.offset) / total : 0;
@@ -122,7 +128,9 @@ function renderDetails(row) {
     if (key === "cause" && Array.isArray(f.cause.exceptions)) {
       for (const ex of f.cause.exceptions) {
         parts.push(el("div", { class: "problem" }, `${ex.type || "exception"}: ${ex.message || ""}`));
-        const stack = (ex.stack || []).map((s) => `  at ${s.label || "?"} (${s.path || "?"}:${s.line ?? "?"})`).join("\n");
+        // OTLP stacks are text lines, kept as labels without a path.
+        const stack = (ex.stack || []).map((s) =>
+          `  at ${s.label || "?"}` + (s.path || s.line != null ? ` (${s.path || "?"}:${s.line ?? "?"})` : "")).join("\n");
         if (stack) parts.push(el("pre", {}, stack));
       }
     } else {
