@@ -1,6 +1,6 @@
 // xray-local's page. Every string from a trace is written with textContent (never innerHTML),
 // so names, annotations and rejected datagrams cannot inject markup. The state lives in the
-// URL fragment (#q=…&trace=…&entity=…) so a view can be linked to and reloaded.
+// URL fragment (#q=…&trace=…&entity=…&map=1) so a view can be linked to and reloaded.
 "use strict";
 
 const POLL_MS = 2000;
@@ -25,7 +25,10 @@ function svg(tag, attrs, text) {
 
 function readState() {
   const params = new URLSearchParams(location.hash.slice(1));
-  return { q: params.get("q") || "", trace: params.get("trace") || "", entity: params.get("entity") || "" };
+  return {
+    q: params.get("q") || "", trace: params.get("trace") || "", entity: params.get("entity") || "",
+    map: params.get("map") || "",
+  };
 }
 
 function writeState(changes) {
@@ -177,6 +180,8 @@ function renderMap(map) {
     root.append(g);
   });
   document.getElementById("map").replaceChildren(root);
+  document.getElementById("map-count").textContent =
+    `(${map.nodes.length} nodes, ${map.edges.length} edges)`;
   document.querySelector("#edges tbody").replaceChildren(...map.edges.map((e) =>
     el("tr", {}, el("td", {}, map.nodes[e.from].name), el("td", {}, map.nodes[e.to].name),
       el("td", {}, e.calls), el("td", {}, e.errors), el("td", {}, e.faults))));
@@ -225,7 +230,15 @@ document.getElementById("filter-form").addEventListener("submit", (event) => {
   event.preventDefault();
   writeState({ q: document.getElementById("filter").value });
 });
-window.addEventListener("hashchange", refresh);
+document.getElementById("map-section").addEventListener("toggle", (event) => {
+  writeState({ map: event.target.open ? "1" : "" });
+});
+// Only when the URL changes, not on every poll: a poll must not undo a click in flight.
+function syncMap() {
+  document.getElementById("map-section").open = readState().map === "1";
+}
+window.addEventListener("hashchange", () => { syncMap(); refresh(); });
+syncMap();
 document.getElementById("filter").value = readState().q;
 refresh();
 setInterval(refresh, POLL_MS);
