@@ -57,8 +57,8 @@ impl Drop for TempDir {
 
 /// One headless Chromium with one page attached.
 pub struct Browser {
-    to_browser: File,
-    from_browser: Receiver<Value>,
+    commands: File,
+    answers: Receiver<Value>,
     next_id: u64,
     session: String,
     timeout: Duration,
@@ -125,11 +125,11 @@ impl Browser {
                 .and_then(|w| Ok((w, File::open(&output)?)));
             let _ = tx.send(opened);
         });
-        let (to_browser, from) = rx
+        let (commands, from) = rx
             .recv_timeout(timeout)
             .map_err(|_| "Chromium did not open its DevTools pipes in time".to_owned())?
             .map_err(|e| format!("opening the DevTools pipes: {e}"))?;
-        let (tx, from_browser) = mpsc::channel();
+        let (tx, answers) = mpsc::channel();
         std::thread::spawn(move || {
             for message in BufReader::new(from).split(0).map_while(Result::ok) {
                 let Ok(value) = serde_json::from_slice::<Value>(&message) else {
@@ -141,8 +141,8 @@ impl Browser {
             }
         });
         let mut browser = Browser {
-            to_browser,
-            from_browser,
+            commands,
+            answers,
             next_id: 0,
             session: String::new(),
             timeout,
@@ -154,10 +154,10 @@ impl Browser {
             "Target.attachToTarget",
             json!({"targetId": target["targetId"], "flatten": true}),
         )?;
-        browser.session = attached["sessionId"]
+        attached["sessionId"]
             .as_str()
             .ok_or("no session id")?
-            .to_owned();
+            .clone_into(&mut browser.session);
         browser.page_call(
             "Emulation.setDeviceMetricsOverride",
             json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}),
@@ -176,20 +176,21 @@ impl Browser {
     fn send(&mut self, method: &str, params: Value, session: bool) -> Result<Value, String> {
         self.next_id += 1;
         let id = self.next_id;
-        let mut message = json!({"id": id, "method": method, "params": params});
+        let mut message = json!({"id": id, "method": method});
+        message["params"] = params;
         if session {
             message["sessionId"] = json!(self.session);
         }
         let mut bytes = serde_json::to_vec(&message).map_err(|e| e.to_string())?;
         bytes.push(0);
-        self.to_browser
+        self.commands
             .write_all(&bytes)
             .map_err(|e| format!("{method}: writing to Chromium: {e}"))?;
         let deadline = Instant::now() + self.timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let answer = self
-                .from_browser
+                .answers
                 .recv_timeout(left)
                 .map_err(|_| format!("{method}: no answer from Chromium in time"))?;
             // Events and answers to other calls are not waited for here.
