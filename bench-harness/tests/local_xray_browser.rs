@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use cdp::{Browser, CHROMIUM, GroupGuard};
+use cdp::{Browser, CHROMIUM, Failure, GroupGuard};
 use xray_core::{
     Config, Output, OutputConfig, TraceId,
     model::{EntityTree, Namespace, Timestamp},
@@ -248,10 +248,14 @@ fn drive(url: &str, otlp_trace: &str) -> String {
                 continue;
             }
         };
+        // Each step waits up to a minute: a step that fails then is the page's fault.
         match steps(&mut browser, otlp_trace) {
             Ok(dom) => {
                 browser.close();
                 return dom;
+            }
+            Err(e @ Failure::Page(_)) => {
+                panic!("{e}\nChromium's stderr ends:\n{}", browser.stderr_tail())
             }
             Err(e) => failures.push(format!(
                 "{e}\nChromium's stderr ends:\n{}",
@@ -265,7 +269,7 @@ fn drive(url: &str, otlp_trace: &str) -> String {
     );
 }
 
-fn steps(browser: &mut Browser, otlp_trace: &str) -> Result<String, String> {
+fn steps(browser: &mut Browser, otlp_trace: &str) -> Result<String, Failure> {
     let rows = "document.querySelectorAll('#trace-list tbody tr')";
     // The list before filtering: A, B, C and the OTLP trace, with the OTLP root's name.
     browser.wait_for(
@@ -316,7 +320,9 @@ fn steps(browser: &mut Browser, otlp_trace: &str) -> Result<String, String> {
         "\"operation\": \"PutItem\"",
     ] {
         if !details.contains(shown) {
-            return Err(format!("the details do not show {shown:?}: {details}"));
+            return Err(Failure::Page(format!(
+                "the details do not show {shown:?}: {details}"
+            )));
         }
     }
 
@@ -334,12 +340,14 @@ fn steps(browser: &mut Browser, otlp_trace: &str) -> Result<String, String> {
     let hash = browser.eval("decodeURIComponent(location.hash)")?;
     let hash = hash.as_str().unwrap_or_default();
     if !(hash.contains("entity=a000000000000005") && hash.contains("map=1")) {
-        return Err(format!("the clicks are not in the URL: {hash}"));
+        return Err(Failure::Page(format!(
+            "the clicks are not in the URL: {hash}"
+        )));
     }
 
     if let Some(path) = std::env::var_os("XRAY_LOCAL_SCREENSHOT") {
         let png = browser.screenshot()?;
-        fs::write(&path, png).map_err(|e| format!("writing the screenshot: {e}"))?;
+        fs::write(&path, png).map_err(|e| Failure::Page(format!("writing the screenshot: {e}")))?;
     }
     let dom = browser.eval("document.documentElement.outerHTML")?;
     Ok(dom.as_str().unwrap_or_default().to_owned())

@@ -14,6 +14,24 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+/// Why a step failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Chromium did not answer: worth another browser on a loaded machine.
+    Browser(String),
+    /// The page did not do what was asked (or the protocol refused a call): a bug.
+    Page(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Browser(why) => write!(f, "the browser failed: {why}"),
+            Failure::Page(why) => f.write_str(why),
+        }
+    }
+}
+
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Kills a child's whole process group and reaps it, also when the test panics.
@@ -149,20 +167,28 @@ impl Browser {
             _guard: guard,
             dir,
         };
-        let target = browser.call("Target.createTarget", json!({"url": "about:blank"}))?;
-        let attached = browser.call(
-            "Target.attachToTarget",
-            json!({"targetId": target["targetId"], "flatten": true}),
-        )?;
+        let target = browser
+            .call("Target.createTarget", json!({"url": "about:blank"}))
+            .map_err(|e| e.to_string())?;
+        let attached = browser
+            .call(
+                "Target.attachToTarget",
+                json!({"targetId": target["targetId"], "flatten": true}),
+            )
+            .map_err(|e| e.to_string())?;
         attached["sessionId"]
             .as_str()
             .ok_or("no session id")?
             .clone_into(&mut browser.session);
-        browser.page_call(
-            "Emulation.setDeviceMetricsOverride",
-            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}),
-        )?;
-        browser.page_call("Page.navigate", json!({"url": url}))?;
+        browser
+            .page_call(
+                "Emulation.setDeviceMetricsOverride",
+                json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}),
+            )
+            .map_err(|e| e.to_string())?;
+        browser
+            .page_call("Page.navigate", json!({"url": url}))
+            .map_err(|e| e.to_string())?;
         Ok(browser)
     }
 
@@ -173,7 +199,7 @@ impl Browser {
         lines.into_iter().rev().collect::<Vec<_>>().join("\n")
     }
 
-    fn send(&mut self, method: &str, params: Value, session: bool) -> Result<Value, String> {
+    fn send(&mut self, method: &str, params: Value, session: bool) -> Result<Value, Failure> {
         self.next_id += 1;
         let id = self.next_id;
         let mut message = json!({"id": id, "method": method});
@@ -181,52 +207,51 @@ impl Browser {
         if session {
             message["sessionId"] = json!(self.session);
         }
-        let mut bytes = serde_json::to_vec(&message).map_err(|e| e.to_string())?;
+        let mut bytes = serde_json::to_vec(&message).map_err(|e| Failure::Page(e.to_string()))?;
         bytes.push(0);
         self.commands
             .write_all(&bytes)
-            .map_err(|e| format!("{method}: writing to Chromium: {e}"))?;
+            .map_err(|e| Failure::Browser(format!("{method}: writing to Chromium: {e}")))?;
         let deadline = Instant::now() + self.timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let answer = self
-                .answers
-                .recv_timeout(left)
-                .map_err(|_| format!("{method}: no answer from Chromium in time"))?;
+            let answer = self.answers.recv_timeout(left).map_err(|_| {
+                Failure::Browser(format!("{method}: no answer from Chromium in time"))
+            })?;
             // Events and answers to other calls are not waited for here.
             if answer["id"] != json!(id) {
                 continue;
             }
             if let Some(error) = answer.get("error") {
-                return Err(format!("{method}: {error}"));
+                return Err(Failure::Page(format!("{method}: {error}")));
             }
             return Ok(answer["result"].clone());
         }
     }
 
-    fn call(&mut self, method: &str, params: Value) -> Result<Value, String> {
+    fn call(&mut self, method: &str, params: Value) -> Result<Value, Failure> {
         self.send(method, params, false)
     }
 
     /// A command to the page's session.
-    pub fn page_call(&mut self, method: &str, params: Value) -> Result<Value, String> {
+    pub fn page_call(&mut self, method: &str, params: Value) -> Result<Value, Failure> {
         self.send(method, params, true)
     }
 
     /// Evaluates `expression` in the page and returns its value (promises awaited).
-    pub fn eval(&mut self, expression: &str) -> Result<Value, String> {
+    pub fn eval(&mut self, expression: &str) -> Result<Value, Failure> {
         let result = self.page_call(
             "Runtime.evaluate",
             json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
         )?;
         if let Some(exception) = result.get("exceptionDetails") {
-            return Err(format!("{expression}: {exception}"));
+            return Err(Failure::Page(format!("{expression}: {exception}")));
         }
         Ok(result["result"]["value"].clone())
     }
 
     /// Waits until `expression` is true in the page; `what` names it in the error.
-    pub fn wait_for(&mut self, expression: &str, what: &str) -> Result<(), String> {
+    pub fn wait_for(&mut self, expression: &str, what: &str) -> Result<(), Failure> {
         self.wait_within(expression, what, self.timeout)
     }
 
@@ -235,15 +260,18 @@ impl Browser {
         expression: &str,
         what: &str,
         within: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), Failure> {
         let deadline = Instant::now() + within;
         loop {
-            // A navigation in flight answers with an error: retried like a false.
-            if self.eval(expression).ok() == Some(Value::Bool(true)) {
-                return Ok(());
+            // A navigation in flight answers with an error: retried like a false. A browser
+            // that stopped answering is not waited for.
+            match self.eval(expression) {
+                Ok(Value::Bool(true)) => return Ok(()),
+                Err(e @ Failure::Browser(_)) => return Err(e),
+                _ => {}
             }
             if Instant::now() >= deadline {
-                return Err(format!("timed out waiting for {what}"));
+                return Err(Failure::Page(format!("timed out waiting for {what}")));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -251,15 +279,15 @@ impl Browser {
 
     /// Clicks the middle of the first element matching `selector`, as a mouse would: it is
     /// scrolled into view, then pressed and released there.
-    pub fn click(&mut self, selector: &str) -> Result<(), String> {
-        let quoted = serde_json::to_string(selector).map_err(|e| e.to_string())?;
+    pub fn click(&mut self, selector: &str) -> Result<(), Failure> {
+        let quoted = serde_json::to_string(selector).map_err(|e| Failure::Page(e.to_string()))?;
         let center = self.eval(&format!(
             "(() => {{ const e = document.querySelector({quoted}); if (!e) return null; \
              e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect(); \
              return [r.left + r.width / 2, r.top + r.height / 2]; }})()"
         ))?;
         let (Some(x), Some(y)) = (center[0].as_f64(), center[1].as_f64()) else {
-            return Err(format!("no element {selector} to click"));
+            return Err(Failure::Page(format!("no element {selector} to click")));
         };
         for kind in ["mousePressed", "mouseReleased"] {
             self.page_call(
@@ -277,21 +305,22 @@ impl Browser {
         selector: &str,
         expression: &str,
         what: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), Failure> {
         let deadline = Instant::now() + self.timeout;
         loop {
             self.click(selector)?;
             let left = deadline.saturating_duration_since(Instant::now());
             match self.wait_within(expression, what, left.min(Duration::from_secs(5))) {
                 Ok(()) => return Ok(()),
+                Err(e @ Failure::Browser(_)) => return Err(e),
                 Err(e) if Instant::now() >= deadline => return Err(e),
-                Err(_) => {}
+                Err(Failure::Page(_)) => {}
             }
         }
     }
 
     /// Types `text` into the focused element, then presses Enter.
-    pub fn type_and_enter(&mut self, text: &str) -> Result<(), String> {
+    pub fn type_and_enter(&mut self, text: &str) -> Result<(), Failure> {
         self.page_call("Input.insertText", json!({"text": text}))?;
         // `text: "\r"` makes the key press that submits a form, as a keyboard's Enter does.
         self.page_call(
@@ -307,7 +336,7 @@ impl Browser {
     }
 
     /// The page as PNG bytes.
-    pub fn screenshot(&mut self) -> Result<Vec<u8>, String> {
+    pub fn screenshot(&mut self) -> Result<Vec<u8>, Failure> {
         use base64::Engine as _;
         let shot = self.page_call(
             "Page.captureScreenshot",
@@ -315,7 +344,7 @@ impl Browser {
         )?;
         base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().unwrap_or_default())
-            .map_err(|e| format!("screenshot: {e}"))
+            .map_err(|e| Failure::Browser(format!("screenshot: {e}")))
     }
 
     /// Asks the browser to close (the guard kills what remains).
