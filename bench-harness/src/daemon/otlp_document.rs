@@ -52,6 +52,29 @@ impl OtlpSpan {
     /// annotations listed in `aws.xray.annotations` stay annotations, `aws.xray.metadata.*`
     /// goes back to metadata, known attributes fill `http`, `aws` and `sql`, and the rest is
     /// metadata under `otel`.
+    ///
+    /// ```
+    /// use bench_harness::daemon::FakeDaemon;
+    /// use xray_core::{Config, Output, OutputConfig, TraceId, model::{EntityTree, Timestamp}, wire::{EmitBuffer, Emitter}};
+    ///
+    /// let daemon = FakeDaemon::start().unwrap();
+    /// let mut config = Config::default();
+    /// config.output = OutputConfig::new(Output::OtlpUdp);
+    /// config.daemon.udp = daemon.addr();
+    /// let mut tree = EntityTree::new(TraceId::random());
+    /// let root = tree.begin_segment("checkout", None, Timestamp::now());
+    /// tree.entity_mut(root).put_annotation("user_id", "u-1").unwrap();
+    /// tree.end(root, Timestamp::now());
+    /// let trace_id = tree.trace_id().to_string();
+    /// Emitter::for_config(&config).emit(&mut tree, root, &mut EmitBuffer::new());
+    ///
+    /// assert!(daemon.wait_for_otlp_spans(1, std::time::Duration::from_secs(10)));
+    /// let span = &daemon.otlp_trace(&trace_id).unwrap()[0];
+    /// let doc = span.to_xray_document();
+    /// assert_eq!((doc["trace_id"].as_str(), doc["name"].as_str()), (Some(&*trace_id), Some("checkout")));
+    /// assert_eq!(doc["annotations"]["user_id"], "u-1");
+    /// assert!(doc.get("type").is_none(), "the handler's span is a segment");
+    /// ```
     pub fn to_xray_document(&self) -> Value {
         let attr = |key: &str| {
             self.attributes
