@@ -233,12 +233,14 @@ document.getElementById("filter-form").addEventListener("submit", (event) => {
 document.getElementById("map-section").addEventListener("toggle", (event) => {
   writeState({ map: event.target.open ? "1" : "" });
 });
-// Only when the URL changes, not on every poll: a poll must not undo a click in flight.
-function syncMap() {
-  document.getElementById("map-section").open = readState().map === "1";
+// Only when the URL changes (a link, the back button), not on every poll: a poll must not
+// undo a click or a keystroke in flight.
+function syncControls() {
+  const state = readState();
+  document.getElementById("map-section").open = state.map === "1";
+  document.getElementById("filter").value = state.q;
 }
-window.addEventListener("hashchange", () => { syncMap(); refresh(); });
-syncMap();
-document.getElementById("filter").value = readState().q;
+window.addEventListener("hashchange", () => { syncControls(); refresh(); });
+syncControls();
 refresh();
 setInterval(refresh, POLL_MS);
