@@ -27,6 +27,7 @@ use std::sync::Arc;
 use crate::model::Namespace;
 use crate::runtime::subsegment::Subsegment;
 use crate::runtime::tracer::global;
+use crate::trace_header::HEADER_NAME;
 
 #[cfg(feature = "reqwest")]
 pub use reqwest_middleware::XRayMiddleware;
@@ -168,6 +169,29 @@ pub(crate) enum Plan {
         header: Option<http::HeaderValue>,
         traceparent: Option<http::HeaderValue>,
     },
+}
+
+impl Plan {
+    /// Puts the plan's headers on the request; hands back the subsegment to close when the
+    /// answer (or the failure) comes.
+    pub(crate) fn apply(self, headers: &mut http::HeaderMap) -> Option<Subsegment> {
+        match self {
+            Plan::Skip => None,
+            Plan::Trace {
+                sub,
+                header,
+                traceparent,
+            } => {
+                if let Some(h) = header {
+                    headers.insert(HEADER_NAME, h);
+                }
+                if let Some(h) = traceparent {
+                    headers.insert(TRACEPARENT, h);
+                }
+                sub
+            }
+        }
+    }
 }
 
 /// The W3C trace-context header name, lowercase and `'static` so it is never copied.
