@@ -10,8 +10,8 @@ use std::sync::{Mutex, OnceLock};
 use lambda_runtime::{Error, LambdaEvent};
 use support::{documents, event, find, header, rt, sink};
 use tracing_subscriber::layer::SubscriberExt;
-use xray_core::{capture_lambda_handler, capture_method};
 use xray_core::tracing_bridge::{SubsegmentLayer, WithTraceId};
+use xray_core::{capture_lambda_handler, capture_method};
 
 /// Every line the fmt layers wrote.
 fn logs() -> &'static Mutex<Vec<u8>> {
@@ -290,7 +290,10 @@ fn interleaved_invocations_keep_their_own_spans_current() {
             nesting(event("I-B".to_owned(), &hb))
         )
     });
-    assert_eq!((a.unwrap(), b.unwrap()), ("I-A".to_owned(), "I-B".to_owned()));
+    assert_eq!(
+        (a.unwrap(), b.unwrap()),
+        ("I-A".to_owned(), "I-B".to_owned())
+    );
     assert_nesting(&root_a, "I-A");
     assert_nesting(&root_b, "I-B");
 }
@@ -327,7 +330,8 @@ fn a_span_entered_outside_its_invocation_changes_nothing() {
     let (h1, root1) = header("1", "");
     let (h2, root2) = header("1", "");
     let rt = rt();
-    rt.block_on(keeps_span(event("K-1".to_owned(), &h1))).unwrap();
+    rt.block_on(keeps_span(event("K-1".to_owned(), &h1)))
+        .unwrap();
     // Outside any invocation.
     let old = kept().lock().unwrap().clone().unwrap();
     old.in_scope(|| xray_core::in_subsegment("outside", |_| ()));

@@ -27,7 +27,6 @@ use std::sync::Arc;
 use crate::model::Namespace;
 use crate::runtime::subsegment::Subsegment;
 use crate::runtime::tracer::global;
-use crate::trace_header::HEADER_NAME;
 
 #[cfg(feature = "reqwest")]
 pub use reqwest_middleware::XRayMiddleware;
@@ -183,7 +182,7 @@ impl Plan {
                 traceparent,
             } => {
                 if let Some(h) = header {
-                    headers.insert(HEADER_NAME, h);
+                    headers.insert(XRAY_HEADER, h);
                 }
                 if let Some(h) = traceparent {
                     headers.insert(TRACEPARENT, h);
@@ -193,6 +192,10 @@ impl Plan {
         }
     }
 }
+
+/// `X-Amzn-Trace-Id` as a `HeaderName`, lowercase and `'static` so it is never copied (a
+/// mixed-case `&str` name is lowercased into a new allocation on every insert).
+const XRAY_HEADER: http::HeaderName = http::HeaderName::from_static("x-amzn-trace-id");
 
 /// The W3C trace-context header name, lowercase and `'static` so it is never copied.
 const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
