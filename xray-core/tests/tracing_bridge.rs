@@ -231,7 +231,7 @@ async fn nesting(event: LambdaEvent<String>) -> Result<String, Error> {
 }
 
 /// The subsegments directly under `parent`, by name.
-fn children<'a>(parent: &'a serde_json::Value) -> Vec<&'a str> {
+fn children(parent: &serde_json::Value) -> Vec<&str> {
     parent["subsegments"]
         .as_array()
         .into_iter()

@@ -114,7 +114,7 @@ fn a_span_through_the_bridge() {
     let span = || {
         tracing::info_span!("work", n = 1_u64).in_scope(|| {
             std::hint::black_box(1);
-        })
+        });
     };
     for (w, per_run) in ALL.into_iter().zip([0, 0, 1]) {
         let counts = bare_and_wrapped(
