@@ -352,3 +352,42 @@ fn a_span_entered_outside_its_invocation_changes_nothing() {
     assert_eq!(kept_docs[0]["in_progress"], true);
     assert!(kept_docs[1]["end_time"].is_number(), "{docs1:#?}");
 }
+
+#[capture_lambda_handler]
+async fn holds_guard(event: LambdaEvent<String>) -> Result<String, Error> {
+    let span = tracing::info_span!("held");
+    {
+        // Held across `.await` (which `tracing` advises against): the other invocation runs
+        // while this one's span is still entered.
+        let _entered = span.enter();
+        tokio::task::yield_now().await;
+        let _ = captured(&event.payload).await;
+    }
+    xray_core::in_subsegment("after", |_| ());
+    Ok(event.payload)
+}
+
+#[test]
+fn guards_held_across_awaits_of_interleaved_invocations_stay_apart() {
+    install();
+    let current_thread = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (ha, root_a) = header("1", "");
+    let (hb, root_b) = header("1", "");
+    let (a, b) = current_thread.block_on(async {
+        tokio::join!(
+            holds_guard(event("G-A".to_owned(), &ha)),
+            holds_guard(event("G-B".to_owned(), &hb))
+        )
+    });
+    assert!(a.is_ok() && b.is_ok());
+    for (root, tag) in [(root_a, "G-A"), (root_b, "G-B")] {
+        let docs = documents(&root);
+        assert_eq!(children(&docs[0]), ["held", "after"], "{docs:#?}");
+        let held = find(&docs, "held")[0];
+        assert_eq!(children(held), ["## captured"], "{held:#}");
+        assert_eq!(held["subsegments"][0]["annotations"]["tag"], tag);
+    }
+}
