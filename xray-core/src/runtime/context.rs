@@ -142,6 +142,7 @@ impl Drop for Entered<'_> {
 }
 
 /// What [`Handle::switch_entity`] changed: the entity it made current and the one before.
+#[cfg(feature = "tracing")]
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Switched {
     trace: TraceId,
@@ -150,17 +151,15 @@ pub(crate) struct Switched {
 }
 
 /// Puts back the entity [`Handle::switch_entity`] replaced, if the entity it made current is
-/// still the current one in the same trace (another frame swapped in meanwhile, or a nested
-/// switch not undone, and nothing is touched). True when restored.
-pub(crate) fn restore_entity(switched: Switched) -> bool {
+/// still the current one in the same trace (otherwise another frame is in place, or a nested
+/// switch was not undone, and nothing is touched).
+#[cfg(feature = "tracing")]
+pub(crate) fn restore_entity(switched: Switched) {
     with_scope(|s| {
-        let current = s.trace == switched.trace && (s.node, s.id) == switched.to;
-        if current {
+        if s.trace == switched.trace && (s.node, s.id) == switched.to {
             (s.node, s.id) = switched.from;
         }
-        current
-    })
-    .unwrap_or(false)
+    });
 }
 
 /// A handle to the current trace, to carry it into spawned tasks and threads.
@@ -203,6 +202,7 @@ impl Handle {
     /// frame is the same recorded invocation (the same recording and trace); `None`, and
     /// nothing changed, otherwise. Only the entity moves: the frame stays the invocation's, so
     /// a swap around a poll carries the change with it and cannot leak it elsewhere.
+    #[cfg(feature = "tracing")]
     pub(crate) fn switch_entity(&self) -> Option<Switched> {
         let Frame::Recording(target) = &self.frame else {
             return None;
