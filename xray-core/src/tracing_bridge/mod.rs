@@ -44,7 +44,7 @@
 //! entity before comes back. `async { .. }.instrument(span)` enters the span around every
 //! poll, so the same holds across `.await`s, and under `run_concurrent` each invocation's
 //! spans only ever change that invocation's current entity. A span entered where its
-//! invocation is not running (another thread without a [`Handle`](crate::Handle), or after
+//! invocation is not running (another thread without a [`Handle`], or after
 //! the invocation ended) changes nothing there.
 
 mod current;
