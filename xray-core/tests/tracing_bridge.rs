@@ -391,3 +391,35 @@ fn guards_held_across_awaits_of_interleaved_invocations_stay_apart() {
         assert_eq!(held["subsegments"][0]["annotations"]["tag"], tag);
     }
 }
+
+#[capture_method]
+fn logs_an_error() {
+    tracing::error!("inventory unavailable");
+}
+
+#[capture_lambda_handler]
+async fn error_inside_captured(event: LambdaEvent<String>) -> Result<String, Error> {
+    tracing::info_span!("outer_span").in_scope(logs_an_error);
+    Ok(event.payload)
+}
+
+#[test]
+fn an_error_event_marks_the_innermost_entity() {
+    install();
+    let (h, root) = header("1", "");
+    rt().block_on(error_inside_captured(event("E-1".to_owned(), &h)))
+        .unwrap();
+    let docs = documents(&root);
+    let outer = find(&docs, "outer_span")[0];
+    assert!(outer.get("fault").is_none(), "{outer:#}");
+    let inner = find(&docs, "## logs_an_error")[0];
+    assert_eq!(inner["fault"], true, "{inner:#}");
+    let ex = &inner["cause"]["exceptions"][0];
+    assert!(
+        ex["message"]
+            .as_str()
+            .unwrap()
+            .contains("inventory unavailable"),
+        "{ex}"
+    );
+}

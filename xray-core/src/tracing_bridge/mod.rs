@@ -28,13 +28,16 @@
 //! Spans at `INFO` or more severe (the level `#[tracing::instrument]` uses) created inside a
 //! sampled invocation, or under a span that is itself a subsegment; change the level with
 //! [`SubsegmentLayer::max_level`], or pick spans with [`SubsegmentLayer::filter`]. The
-//! subsegment is named after the span and opened under the span's nearest ancestor that is a
-//! subsegment, else under the X-Ray entity current where the span is created; it closes when
-//! the span closes.
+//! subsegment is named after the span and opened under the X-Ray entity current where the
+//! span is created (the innermost: an entered span's subsegment, or a captured function
+//! inside it); a span given an explicit parent, or created where its invocation is not
+//! running, goes under its nearest ancestor that is a subsegment. It closes when the span
+//! closes.
 //!
 //! Fields become metadata (in the service's namespace), fields named with
 //! [`SubsegmentLayer::annotate`] annotations; an `error` field, or an `ERROR` event inside
-//! the span, marks the subsegment as a fault with the error as cause.
+//! the span, marks the subsegment as a fault with the error as cause (an event marks the
+//! current entity: one inside a captured function marks that function's subsegment).
 //!
 //! # The current entity
 //!
