@@ -170,6 +170,33 @@ pub(crate) enum Plan {
     },
 }
 
+impl Plan {
+    /// Puts the plan's headers on the request; hands back the subsegment to close when the
+    /// answer (or the failure) comes.
+    pub(crate) fn apply(self, headers: &mut http::HeaderMap) -> Option<Subsegment> {
+        match self {
+            Plan::Skip => None,
+            Plan::Trace {
+                sub,
+                header,
+                traceparent,
+            } => {
+                if let Some(h) = header {
+                    headers.insert(XRAY_HEADER, h);
+                }
+                if let Some(h) = traceparent {
+                    headers.insert(TRACEPARENT, h);
+                }
+                sub
+            }
+        }
+    }
+}
+
+/// `X-Amzn-Trace-Id` as a `HeaderName`, lowercase and `'static` so it is never copied (a
+/// mixed-case `&str` name is lowercased into a new allocation on every insert).
+const XRAY_HEADER: http::HeaderName = http::HeaderName::from_static("x-amzn-trace-id");
+
 /// The W3C trace-context header name, lowercase and `'static` so it is never copied.
 const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 

@@ -141,6 +141,27 @@ impl Drop for Entered<'_> {
     }
 }
 
+/// What [`Handle::switch_entity`] changed: the entity it made current and the one before.
+#[cfg(feature = "tracing")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Switched {
+    trace: TraceId,
+    to: (EntityIndex, SegmentId),
+    from: (EntityIndex, SegmentId),
+}
+
+/// Puts back the entity [`Handle::switch_entity`] replaced, if the entity it made current is
+/// still the current one in the same trace (otherwise another frame is in place, or a nested
+/// switch was not undone, and nothing is touched).
+#[cfg(feature = "tracing")]
+pub(crate) fn restore_entity(switched: Switched) {
+    with_scope(|s| {
+        if s.trace == switched.trace && (s.node, s.id) == switched.to {
+            (s.node, s.id) = switched.from;
+        }
+    });
+}
+
 /// A handle to the current trace, to carry it into spawned tasks and threads.
 ///
 /// Code run through a handle records under the entity that was current when the handle was
@@ -175,6 +196,30 @@ impl Handle {
     /// True when code run through this handle is recorded.
     pub fn is_recording(&self) -> bool {
         matches!(self.frame, Frame::Recording(_))
+    }
+
+    /// Makes this handle's entity the current one of the running frame, in place, when that
+    /// frame is the same recorded invocation (the same recording and trace); `None`, and
+    /// nothing changed, otherwise. Only the entity moves: the frame stays the invocation's, so
+    /// a swap around a poll carries the change with it and cannot leak it elsewhere.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn switch_entity(&self) -> Option<Switched> {
+        let Frame::Recording(target) = &self.frame else {
+            return None;
+        };
+        with_scope(|s| {
+            if !Arc::ptr_eq(&s.rec, &target.rec) || s.trace != target.trace {
+                return None;
+            }
+            let from = (s.node, s.id);
+            (s.node, s.id) = (target.node, target.id);
+            Some(Switched {
+                trace: target.trace,
+                to: (target.node, target.id),
+                from,
+            })
+        })
+        .flatten()
     }
 
     /// Runs `f` in this handle's trace.
