@@ -218,6 +218,7 @@ impl LambdaInvocation {
                     root,
                     parent,
                     decision,
+                    tracestate: None,
                 }));
             }
         }

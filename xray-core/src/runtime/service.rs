@@ -9,11 +9,12 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::id::TraceId;
+use crate::id::{SegmentId, TraceId};
 use crate::model::EntityMut;
 use crate::name::sanitize_name_into;
 use crate::sampling::{RuleName, Sampler, SamplingRequest};
 use crate::trace_header::{SamplingDecision, TraceHeader};
+use crate::w3c;
 
 use super::context::{Frame, Pass, Scope};
 use super::host::HostFacts;
@@ -57,6 +58,11 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct IncomingRequest<'a> {
     /// The `X-Amzn-Trace-Id` header, as received.
     pub trace_header: Option<&'a str>,
+    /// The W3C `traceparent` header, as received (see [`crate::w3c`] for which header wins).
+    pub traceparent: Option<&'a str>,
+    /// The W3C `tracestate` header (several received ones joined with `,`), forwarded
+    /// downstream when the `traceparent` it came with is followed.
+    pub tracestate: Option<&'a str>,
     /// The `Host` header (sampling rules' `host`).
     pub host: Option<&'a str>,
     /// The method (`http.request.method`; sampling rules' `http_method`).
@@ -221,7 +227,10 @@ impl ServiceTracer {
     /// Opens the segment for `request`.
     ///
     /// An incoming header is continued: its `Root` is the trace id and its `Parent` the
-    /// segment's `parent_id`; `Sampled=1` and `Sampled=0` are obeyed. With `Sampled=?`, no
+    /// segment's `parent_id`; `Sampled=1` and `Sampled=0` are obeyed. A W3C `traceparent` is
+    /// continued the same way (its `sampled` flag obeyed) when there is no `X-Amzn-Trace-Id`,
+    /// and fills a missing `Parent` or `Sampled` of one naming the same trace; the
+    /// [`crate::w3c`] module docs give the whole rule. With `Sampled=?`, no
     /// `Sampled` or no header, the sampler decides from the host, method, path, segment name
     /// and origin, and a centralized rule's name is recorded in `aws.xray.sampling_rule_name`.
     /// Without a readable `Root` the trace is new: a fresh trace id when sampled; when not,
@@ -242,9 +251,23 @@ impl ServiceTracer {
         if header.malformed().any() {
             counters.malformed_headers.fetch_add(1, Relaxed);
         }
+        let traceparent = match request.traceparent.map(w3c::parse_traceparent) {
+            Some(Ok(p)) => Some(p),
+            Some(Err(_)) => {
+                counters.malformed_headers.fetch_add(1, Relaxed);
+                None
+            }
+            None => None,
+        };
+        let inbound = Inbound::resolve(&header, traceparent);
+        let tracestate = if inbound.w3c {
+            request.tracestate.and_then(w3c::bounded_tracestate)
+        } else {
+            None
+        };
         let mut rule = None;
         let sampled = !config.disabled
-            && match header.sampled() {
+            && match inbound.decision {
                 SamplingDecision::Sampled => true,
                 SamplingDecision::NotSampled => false,
                 SamplingDecision::Requested | SamplingDecision::Unknown => {
@@ -260,8 +283,8 @@ impl ServiceTracer {
                 }
             };
         // A `Parent` only means something in the trace its `Root` names.
-        let (trace_id, parent) = match header.root() {
-            Some(root) => (root, header.parent()),
+        let (trace_id, parent) = match inbound.root {
+            Some(root) => (root, inbound.parent),
             None if sampled || !config.noop_ids => (
                 TraceId::random_at(tracer.clock().now().seconds() as u32),
                 None,
@@ -275,6 +298,8 @@ impl ServiceTracer {
                     root: trace_id,
                     parent,
                     decision: SamplingDecision::NotSampled,
+                    // Bounded, and only when the caller sent one with a followed traceparent.
+                    tracestate: tracestate.map(Arc::from),
                 })),
                 root: None,
                 trace_id,
@@ -294,6 +319,9 @@ impl ServiceTracer {
             (config.capture_response, config.capture_error),
             |e| inner.describe(e, request, rule),
         );
+        if let Some(state) = tracestate {
+            rec.set_tracestate(state);
+        }
         ServiceSegment {
             frame: Frame::Recording(Scope {
                 rec,
@@ -304,6 +332,55 @@ impl ServiceTracer {
             root: Some(node),
             trace_id,
             id: Some(id),
+        }
+    }
+}
+
+/// The trace context a request continues, from `X-Amzn-Trace-Id` and `traceparent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Inbound {
+    root: Option<TraceId>,
+    parent: Option<SegmentId>,
+    decision: SamplingDecision,
+    /// The `traceparent` is followed (alone, or naming the X-Ray header's trace), so its
+    /// `tracestate` is forwarded.
+    w3c: bool,
+}
+
+impl Inbound {
+    /// The X-Ray header wins; a `traceparent` of another trace is ignored (see [`crate::w3c`]).
+    fn resolve(header: &TraceHeader<'_>, traceparent: Option<w3c::TraceParent>) -> Inbound {
+        let from_header = Inbound {
+            root: header.root(),
+            parent: header.parent(),
+            decision: header.sampled(),
+            w3c: false,
+        };
+        let Some(tp) = traceparent else {
+            return from_header;
+        };
+        let w3c_decision = if tp.sampled {
+            SamplingDecision::Sampled
+        } else {
+            SamplingDecision::NotSampled
+        };
+        match from_header.root {
+            None => Inbound {
+                root: Some(tp.trace_id),
+                parent: Some(tp.parent_id),
+                decision: w3c_decision,
+                w3c: true,
+            },
+            Some(root) if root == tp.trace_id => Inbound {
+                root: Some(root),
+                parent: from_header.parent.or(Some(tp.parent_id)),
+                decision: match from_header.decision {
+                    SamplingDecision::Unknown => w3c_decision,
+                    d => d,
+                },
+                w3c: true,
+            },
+            Some(_) => from_header,
         }
     }
 }
@@ -362,3 +439,5 @@ impl Inner {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod w3c_tests;
