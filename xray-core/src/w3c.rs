@@ -187,7 +187,10 @@ const TRACESTATE_MEMBERS: usize = 32;
 /// ```
 pub fn bounded_tracestate(value: &str) -> Option<&str> {
     let value = value.trim_matches([' ', '\t']);
-    if value.bytes().any(|b| !(b == b'\t' || (0x20..0x7f).contains(&b))) {
+    if value
+        .bytes()
+        .any(|b| !(b == b'\t' || (0x20..0x7f).contains(&b)))
+    {
         return None;
     }
     let mut end = 0;

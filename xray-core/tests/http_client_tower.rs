@@ -243,7 +243,13 @@ fn a_service_requests_tracestate_travels_beside_a_consistent_traceparent() {
             let docs = documents(&root);
             assert_eq!(find(&docs, "127.0.0.1").len(), 2, "{docs:#?}");
         } else {
-            assert!(seen[0].trace_header.as_deref().unwrap().contains("Parent=53995c3f42cd8ad8;Sampled=0"));
+            assert!(
+                seen[0]
+                    .trace_header
+                    .as_deref()
+                    .unwrap()
+                    .contains("Parent=53995c3f42cd8ad8;Sampled=0")
+            );
         }
     }
 }

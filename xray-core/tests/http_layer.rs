@@ -71,7 +71,10 @@ async fn app(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, io::Er
             let header = xray_core::downstream_header().map(|h| h.to_string());
             let mut state = String::new();
             xray_core::w3c::downstream_tracestate_into(&mut state);
-            Ok(reply(200, format!("{}\n{state}", header.unwrap_or_default())))
+            Ok(reply(
+                200,
+                format!("{}\n{state}", header.unwrap_or_default()),
+            ))
         }
         "/error" => Err(io::Error::other("database unreachable")),
         "/panic" => panic!("handler bug"),

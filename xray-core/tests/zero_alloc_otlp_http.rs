@@ -161,7 +161,11 @@ fn a_warm_sampled_invocation_posted_as_otlp_http_allocates_nothing() {
     assert_eq!(stats.emitter.datagrams_handed_to_kernel, 13);
     assert_eq!(stats.emitter.datagrams_known_lost(), 0);
     assert_eq!(seen.requests.load(Relaxed), 13);
-    assert_eq!(seen.connections.load(Relaxed), 1, "one kept-alive connection");
+    assert_eq!(
+        seen.connections.load(Relaxed),
+        1,
+        "one kept-alive connection"
+    );
     // An ExportTraceServiceRequest: field 1 (resource_spans), length-delimited.
     assert_eq!(seen.first_body.lock().unwrap().first(), Some(&0x0a));
 }
@@ -203,7 +207,10 @@ fn a_warm_gzipped_emission_allocates_nothing() {
     });
     assert_eq!(n, 0, "allocations in 10 warm gzipped emissions");
     let s = emitter.stats();
-    assert_eq!((s.datagrams_handed_to_kernel, s.datagrams_known_lost()), (13, 0));
+    assert_eq!(
+        (s.datagrams_handed_to_kernel, s.datagrams_known_lost()),
+        (13, 0)
+    );
     assert_eq!(seen.requests.load(Relaxed), 13);
     assert_eq!(seen.gzipped.load(Relaxed), 13);
     assert_eq!(seen.connections.load(Relaxed), 1);

@@ -268,9 +268,12 @@ fn read_endpoint(
     } else {
         default()
     };
-    let compression = ["OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"]
-        .into_iter()
-        .find_map(|var| lookup(var).map(|v| (var, v)));
+    let compression = [
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+    ]
+    .into_iter()
+    .find_map(|var| lookup(var).map(|v| (var, v)));
     if let Some((var, v)) = compression {
         match v.trim().to_ascii_lowercase().as_str() {
             "gzip" => endpoint.compression = Compression::Gzip,

@@ -70,7 +70,9 @@ mod tests {
     fn round_trips_through_a_standard_decoder_with_one_reused_state() {
         let mut gz = Gzip::new();
         let mut out = Vec::new();
-        let text: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let text: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         // Incompressible bytes too, which deflate stores and so slightly grows.
         let mut noise = vec![0u8; 70_000];
         rand::fill(&mut noise[..]);

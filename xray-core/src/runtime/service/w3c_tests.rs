@@ -13,9 +13,8 @@ const STATE: &str = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
 
 fn service(rate: u8) -> (ServiceTracer, MemorySink) {
     let (emitter, sink) = Emitter::memory(crate::wire::DEFAULT_DATAGRAM_LIMIT);
-    let rules = format!(
-        r#"{{"version":2,"default":{{"fixed_target":0,"rate":{rate}}},"rules":[]}}"#
-    );
+    let rules =
+        format!(r#"{{"version":2,"default":{{"fixed_target":0,"rate":{rate}}},"rules":[]}}"#);
     let s = ServiceTracer::builder(Tracer::with_emitter(Config::default(), emitter), "orders")
         .sampler(LocalSampler::from_json(&rules).unwrap())
         .host(HostFacts::default())
@@ -87,7 +86,10 @@ fn with_both_headers_of_one_trace_the_x_ray_header_wins_and_gaps_are_filled() {
         tracestate: Some(STATE),
         ..IncomingRequest::default()
     });
-    assert!(seg.is_sampled(), "no Sampled in the X-Ray header: the flag decides");
+    assert!(
+        seg.is_sampled(),
+        "no Sampled in the X-Ray header: the flag decides"
+    );
     let id = seg.id().unwrap();
     let (down, state) = downstream(&seg);
     assert_eq!(
@@ -96,7 +98,11 @@ fn with_both_headers_of_one_trace_the_x_ray_header_wins_and_gaps_are_filled() {
     );
     assert_eq!(state.as_deref(), Some(STATE));
     seg.finish(None, None);
-    assert_eq!(parent_of(&sink), PARENT, "the missing Parent comes from traceparent");
+    assert_eq!(
+        parent_of(&sink),
+        PARENT,
+        "the missing Parent comes from traceparent"
+    );
 
     // An explicit X-Ray decision beats the flag.
     let header = format!("Root={ROOT};Parent={PARENT};Sampled=0");
@@ -142,7 +148,11 @@ fn a_malformed_traceparent_is_counted_and_ignored() {
         });
         assert!(seg.is_sampled(), "the sampler decides a new trace");
         assert_ne!(seg.trace_id().to_string(), ROOT);
-        assert_eq!(downstream(&seg).1, None, "no tracestate without its traceparent");
+        assert_eq!(
+            downstream(&seg).1,
+            None,
+            "no tracestate without its traceparent"
+        );
         seg.finish(None, None);
         assert_eq!(parent_of(&sink), serde_json::Value::Null);
     }
