@@ -51,7 +51,9 @@ pub(crate) struct Pass {
     pub(crate) parent: Option<SegmentId>,
     pub(crate) decision: SamplingDecision,
     /// The inbound W3C `tracestate` (service requests only; bounded by
-    /// [`crate::w3c::TRACESTATE_MAX`]). Shared, so clones of the frame do not copy it.
+    /// [`crate::w3c::TRACESTATE_MAX`]). Shared, so clones of the frame do not copy it; absent
+    /// from Lambda-only builds, whose frames stay as small as before.
+    #[cfg(feature = "service")]
     pub(crate) tracestate: Option<Arc<str>>,
 }
 
@@ -88,6 +90,7 @@ impl Frame {
 
 /// Runs `f` on the inbound `tracestate` of the current trace, if it has one. `f` is SDK code
 /// only (it runs while the frame is borrowed).
+#[cfg(feature = "service")]
 pub(crate) fn with_tracestate<R>(f: impl FnOnce(&str) -> R) -> Option<R> {
     if mode() == MODE_NONE {
         return None;
@@ -97,6 +100,12 @@ pub(crate) fn with_tracestate<R>(f: impl FnOnce(&str) -> R) -> Option<R> {
         Frame::Passthrough(Some(p)) => p.tracestate.as_deref().map(f),
         Frame::Recording(s) => s.rec.with_tracestate(f),
     })
+}
+
+/// Only service requests bring a `tracestate`; a Lambda-only build keeps none.
+#[cfg(not(feature = "service"))]
+pub(crate) fn with_tracestate<R>(_f: impl FnOnce(&str) -> R) -> Option<R> {
+    None
 }
 
 fn sampled_or_not(decision: SamplingDecision) -> SamplingDecision {

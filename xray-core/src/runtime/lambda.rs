@@ -218,6 +218,7 @@ impl LambdaInvocation {
                     root,
                     parent,
                     decision,
+                    #[cfg(feature = "service")]
                     tracestate: None,
                 }));
             }

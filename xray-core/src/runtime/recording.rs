@@ -95,7 +95,8 @@ pub(crate) struct Shared {
     /// Apart from the tree so that a header can be written while user code holds it.
     extras: Mutex<String>,
     /// The inbound W3C `tracestate` of a service request (empty: none), forwarded beside
-    /// `traceparent`; reused like `extras`.
+    /// `traceparent`; reused like `extras`. Lambda-only builds do without it.
+    #[cfg(feature = "service")]
     tracestate: Mutex<String>,
     emitter: Emitter,
     clock: Clock,
@@ -137,6 +138,7 @@ impl Shared {
                 namespace: String::new(),
             }),
             extras: Mutex::new(String::new()),
+            #[cfg(feature = "service")]
             tracestate: Mutex::new(String::new()),
             emitter,
             clock,
@@ -183,6 +185,7 @@ impl Shared {
             x.clear();
             x.push_str(extras);
         }
+        #[cfg(feature = "service")]
         lock(&self.tracestate).clear();
         let mut rec = lock(&self.recording);
         let rec = &mut *rec;
@@ -410,6 +413,7 @@ impl Shared {
     }
 
     /// Runs `f` on the inbound `tracestate`, if there is one.
+    #[cfg(feature = "service")]
     pub(crate) fn with_tracestate<R>(&self, f: impl FnOnce(&str) -> R) -> Option<R> {
         let t = lock(&self.tracestate);
         (!t.is_empty()).then(|| f(&t))
