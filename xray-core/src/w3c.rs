@@ -17,8 +17,8 @@
 //!
 //! # Inbound: which header wins
 //!
-//! A service request ([`ServiceTracer::begin`](crate::service::ServiceTracer::begin), and so
-//! `XRayLayer`) reads `X-Amzn-Trace-Id`, `traceparent` and `tracestate`:
+//! A service request (`ServiceTracer::begin`, feature `service`, and so `XRayLayer`) reads
+//! `X-Amzn-Trace-Id`, `traceparent` and `tracestate`:
 //!
 //! | received | trace, parent and decision | `tracestate` forwarded |
 //! |---|---|---|
