@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::id::{SegmentId, TraceId};
+use crate::id::TraceId;
 use crate::model::EntityMut;
 use crate::name::sanitize_name_into;
 use crate::sampling::{RuleName, Sampler, SamplingRequest};
@@ -21,7 +21,10 @@ use super::host::HostFacts;
 use super::recording::Root;
 use super::tracer::Tracer;
 
+mod inbound;
 mod segment;
+
+use inbound::Inbound;
 
 pub use segment::ServiceSegment;
 
@@ -332,55 +335,6 @@ impl ServiceTracer {
             root: Some(node),
             trace_id,
             id: Some(id),
-        }
-    }
-}
-
-/// The trace context a request continues, from `X-Amzn-Trace-Id` and `traceparent`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Inbound {
-    root: Option<TraceId>,
-    parent: Option<SegmentId>,
-    decision: SamplingDecision,
-    /// The `traceparent` is followed (alone, or naming the X-Ray header's trace), so its
-    /// `tracestate` is forwarded.
-    w3c: bool,
-}
-
-impl Inbound {
-    /// The X-Ray header wins; a `traceparent` of another trace is ignored (see [`crate::w3c`]).
-    fn resolve(header: &TraceHeader<'_>, traceparent: Option<w3c::TraceParent>) -> Inbound {
-        let from_header = Inbound {
-            root: header.root(),
-            parent: header.parent(),
-            decision: header.sampled(),
-            w3c: false,
-        };
-        let Some(tp) = traceparent else {
-            return from_header;
-        };
-        let w3c_decision = if tp.sampled {
-            SamplingDecision::Sampled
-        } else {
-            SamplingDecision::NotSampled
-        };
-        match from_header.root {
-            None => Inbound {
-                root: Some(tp.trace_id),
-                parent: Some(tp.parent_id),
-                decision: w3c_decision,
-                w3c: true,
-            },
-            Some(root) if root == tp.trace_id => Inbound {
-                root: Some(root),
-                parent: from_header.parent.or(Some(tp.parent_id)),
-                decision: match from_header.decision {
-                    SamplingDecision::Unknown => w3c_decision,
-                    d => d,
-                },
-                w3c: true,
-            },
-            Some(_) => from_header,
         }
     }
 }
