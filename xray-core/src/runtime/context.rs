@@ -45,11 +45,16 @@ pub(crate) struct Scope {
 }
 
 /// What an unrecorded invocation keeps for downstream headers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Pass {
     pub(crate) root: TraceId,
     pub(crate) parent: Option<SegmentId>,
     pub(crate) decision: SamplingDecision,
+    /// The inbound W3C `tracestate` (service requests only; bounded by
+    /// [`crate::w3c::TRACESTATE_MAX`]). Shared, so clones of the frame do not copy it; absent
+    /// from Lambda-only builds, whose frames stay as small as before.
+    #[cfg(feature = "service")]
+    pub(crate) tracestate: Option<Arc<str>>,
 }
 
 /// What code runs under.
@@ -81,6 +86,26 @@ impl Frame {
             Frame::Recording(s) => Some(s.rec.header(s.trace, s.id)),
         }
     }
+}
+
+/// Runs `f` on the inbound `tracestate` of the current trace, if it has one. `f` is SDK code
+/// only (it runs while the frame is borrowed).
+#[cfg(feature = "service")]
+pub(crate) fn with_tracestate<R>(f: impl FnOnce(&str) -> R) -> Option<R> {
+    if mode() == MODE_NONE {
+        return None;
+    }
+    FRAME.with(|fr| match &*fr.borrow() {
+        Frame::None | Frame::Passthrough(None) => None,
+        Frame::Passthrough(Some(p)) => p.tracestate.as_deref().map(f),
+        Frame::Recording(s) => s.rec.with_tracestate(f),
+    })
+}
+
+/// Only service requests bring a `tracestate`; a Lambda-only build keeps none.
+#[cfg(not(feature = "service"))]
+pub(crate) fn with_tracestate<R>(_f: impl FnOnce(&str) -> R) -> Option<R> {
+    None
 }
 
 fn sampled_or_not(decision: SamplingDecision) -> SamplingDecision {

@@ -218,6 +218,8 @@ impl LambdaInvocation {
                     root,
                     parent,
                     decision,
+                    #[cfg(feature = "service")]
+                    tracestate: None,
                 }));
             }
         }
