@@ -1,72 +1,47 @@
 //! `xray-local` end to end in a real browser: the command is started as a user would, traces
 //! go to it over UDP (errors, nested subsegments, a split document, a downstream service, a
-//! rejected datagram, HTML in names and annotations), and headless Chromium loads the page
-//! filtered by an annotation with one trace and one entity open. The DOM it leaves is checked
-//! for the list, the waterfall's rows, the details, the service map and the rejection, and
-//! for markup that must not be there.
+//! rejected datagram, HTML in names and annotations, a trace over the entity cap, and OTLP
+//! spans from xray-core's `otlp-udp` output), and headless Chromium is driven over the
+//! DevTools protocol as a person would: the filter typed into its box and submitted with
+//! Enter, the trace row, an entity row and the service map clicked. What each step shows is
+//! checked, then the DOM it leaves: the list, the waterfall's rows, the details, the service
+//! map and the rejections, and no markup that must not be there.
 //!
 //! Needs `chromium` (Debian's package; `.ci/run` installs it). Set `XRAY_LOCAL_SCREENSHOT` to
-//! a path to also save a screenshot of the same view.
+//! a path to also save a screenshot of the final view (`docs/xray-local.png`).
 
-use std::fs::{self, File};
+mod cdp;
+
+use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use cdp::{Browser, CHROMIUM, Failure, GroupGuard};
+use xray_core::{
+    Config, Output, OutputConfig, TraceId,
+    model::{EntityTree, Namespace, Timestamp},
+    wire::{EmitBuffer, Emitter},
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_xray-local");
-const CHROMIUM: &str = "/usr/bin/chromium";
 /// Generous: a loaded 2-core machine starts Chromium slowly.
 const TIMEOUT: Duration = Duration::from_mins(1);
 const ATTEMPTS: usize = 3;
+/// The entity cap the command is started with; trace C goes over it.
+const MAX_ENTITIES: usize = 20;
 
 const HEADER: &str = r#"{"format":"json","version":1}"#;
 const TRACE_A: &str = "1-5759e988-00000000000000000000000a";
 const TRACE_B: &str = "1-5759e988-00000000000000000000000b";
+const TRACE_C: &str = "1-5759e988-00000000000000000000000c";
 const HOSTILE_NAME: &str = "<img src=x onerror=alert(1)>";
 const HOSTILE_ANNOTATION: &str = "<script>alert(2)</script>";
-
-/// Kills a child's whole process group and reaps it, also when the test panics.
-struct GroupGuard {
-    child: Child,
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        // `kill` from procps: no `unsafe` needed to signal a group. A group already gone is fine.
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path =
-            std::env::temp_dir().join(format!("xray-local-{tag}-{}-{nanos}", std::process::id()));
-        fs::create_dir_all(&path).expect("creating a temp dir for Chromium's profile");
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+const FILTER: &str = r#"annotation.user_id = "u-1""#;
 
 /// Starts `xray-local` on free ports and returns the guard, the UDP address and the page URL.
 fn start_xray_local() -> (GroupGuard, SocketAddr, String) {
@@ -78,6 +53,8 @@ fn start_xray_local() -> (GroupGuard, SocketAddr, String) {
             "127.0.0.1:0",
             "--duration",
             "300",
+            "--max-entities",
+            &MAX_ENTITIES.to_string(),
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -177,7 +154,43 @@ fn send_traces(to: SocketAddr) -> usize {
     for doc in &docs {
         send(&socket, to, doc);
     }
-    docs.len()
+    // C: a runaway trace, five entities over the cap.
+    let calls: Vec<serde_json::Value> = (0..MAX_ENTITIES + 4)
+        .map(|i| {
+            json!({"name": format!("retry-{i}"), "id": format!("c1{i:014x}"),
+                        "start_time": t + 2.0, "end_time": t + 2.001})
+        })
+        .collect();
+    send(
+        &socket,
+        to,
+        &json!({"name": "runaway", "id": "c000000000000002", "trace_id": TRACE_C,
+                "start_time": t + 2.0, "end_time": t + 2.1, "subsegments": calls}),
+    );
+    docs.len() + 1
+}
+
+/// A handler traced by xray-core with the `otlp-udp` output: its spans go to `to` as `T1S`
+/// datagrams. Returns the trace id and the datagrams sent.
+fn send_otlp_trace(to: SocketAddr) -> (String, u64) {
+    let mut config = Config::default();
+    config.output = OutputConfig::new(Output::OtlpUdp);
+    config.daemon.udp = to;
+    let emitter = Emitter::for_config(&config);
+    let mut tree = EntityTree::new(TraceId::random());
+    let root = tree.begin_segment("otlp-handler", None, Timestamp::now());
+    tree.entity_mut(root)
+        .put_annotation("user_id", "u-3")
+        .expect("a valid annotation");
+    let s3 = tree.begin_subsegment(root, "S3", Timestamp::now());
+    tree.entity_mut(s3)
+        .set_namespace(Namespace::Aws)
+        .aws_operation("GetObject");
+    tree.end(s3, Timestamp::now());
+    tree.end(root, Timestamp::now());
+    let trace_id = tree.trace_id().to_string();
+    emitter.emit(&mut tree, root, &mut EmitBuffer::new());
+    (trace_id, emitter.stats().datagrams_handed_to_kernel)
 }
 
 /// One GET on the page's server, read to the end.
@@ -214,80 +227,132 @@ fn wait_for_datagrams(url: &str, n: usize) {
     }
 }
 
-/// Runs headless Chromium on `url` with `extra` flags; returns its stdout, or why it failed.
-fn chromium(url: &str, extra: &[&str]) -> Result<String, String> {
-    let dir = TempDir::new("chromium");
-    let out_path = dir.0.join("stdout");
-    let err_path = dir.0.join("stderr");
-    let profile = dir.0.join("profile");
-    let child = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1400,1200",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).map_err(|e| e.to_string())?)
-        .stderr(File::create(&err_path).map_err(|e| e.to_string())?)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("cannot start {CHROMIUM} (install Debian's `chromium`): {e}"))?;
-    let mut guard = GroupGuard { child };
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        match guard.child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Ok(None) => return Err("Chromium did not finish within 60 s".to_owned()),
-            Err(e) => return Err(format!("cannot wait for Chromium: {e}")),
-        }
-    };
-    drop(guard);
-    let stdout = fs::read_to_string(&out_path).unwrap_or_default();
-    if !status.success() {
-        let stderr = fs::read_to_string(&err_path).unwrap_or_default();
-        let tail: String = stderr.lines().rev().take(15).collect::<Vec<_>>().join("\n");
-        return Err(format!(
-            "Chromium exited with {status}; stderr ends:\n{tail}"
-        ));
-    }
-    Ok(stdout)
+/// A check on the page: a JavaScript expression that must become true.
+fn js_text_is(selector: &str, text: &str) -> String {
+    format!(
+        "document.querySelector({})?.textContent === {}",
+        serde_json::to_string(selector).unwrap(),
+        serde_json::to_string(text).unwrap()
+    )
 }
 
-fn view_url(url: &str) -> String {
-    // The page keeps its state in the fragment: the filter, the open trace, the open entity.
-    format!("{url}#q=annotation.user_id+%3D+%22u-1%22&trace={TRACE_A}&entity=a000000000000005")
-}
-
-/// The page's DOM once its scripts have fetched and rendered everything.
-fn rendered_dom(url: &str) -> String {
+/// Drives the page as a person would and returns the DOM it leaves; the browser is retried
+/// when it fails to start or answer (a loaded machine), not when the page is wrong.
+fn drive(url: &str, otlp_trace: &str) -> String {
     let mut failures = Vec::new();
     for _ in 0..ATTEMPTS {
-        match chromium(url, &["--dump-dom", "--virtual-time-budget=10000"]) {
-            Ok(dom) if dom.contains("data-ready=\"1\"") => return dom,
-            Ok(dom) => failures.push(format!(
-                "the page never became ready: {}",
-                dom.chars().take(2000).collect::<String>()
+        let mut browser = match Browser::open(url, 1400, 1200, TIMEOUT) {
+            Ok(b) => b,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        // Each step waits up to a minute: a step that fails then is the page's fault.
+        match steps(&mut browser, otlp_trace) {
+            Ok(dom) => {
+                browser.close();
+                return dom;
+            }
+            Err(e @ Failure::Page(_)) => {
+                panic!("{e}\nChromium's stderr ends:\n{}", browser.stderr_tail())
+            }
+            Err(e) => failures.push(format!(
+                "{e}\nChromium's stderr ends:\n{}",
+                browser.stderr_tail()
             )),
-            Err(e) => failures.push(e),
         }
     }
     panic!(
-        "no rendered page after {ATTEMPTS} attempts:\n{}",
+        "the page could not be driven after {ATTEMPTS} attempts:\n{}",
         failures.join("\n---\n")
     );
+}
+
+fn steps(browser: &mut Browser, otlp_trace: &str) -> Result<String, Failure> {
+    let rows = "document.querySelectorAll('#trace-list tbody tr')";
+    // The list before filtering: A, B, C and the OTLP trace, with the OTLP root's name.
+    browser.wait_for(
+        &format!("document.body.dataset.ready === '1' && {rows}.length === 4"),
+        "the four traces in the list",
+    )?;
+    browser.wait_for(
+        &js_text_is(
+            &format!("tr[data-trace=\"{otlp_trace}\"] .trace-name"),
+            "otlp-handler",
+        ),
+        "the OTLP trace's row",
+    )?;
+    browser.wait_for(
+        "document.getElementById('stats').textContent.includes('5 entities over the per-trace cap dropped')",
+        "the entity cap's count in the stats",
+    )?;
+
+    // The filter, typed and submitted with Enter.
+    browser.click("#filter")?;
+    browser.type_and_enter(FILTER)?;
+    browser.wait_for(
+        &format!(
+            "{rows}.length === 1 && {rows}[0].dataset.trace === '{TRACE_A}' \
+             && decodeURIComponent(location.hash).includes('u-1')"
+        ),
+        "the filtered list (A only)",
+    )?;
+
+    // The trace, opened by clicking its row.
+    browser.click_until(
+        &format!("tr[data-trace=\"{TRACE_A}\"]"),
+        "!document.getElementById('trace-section').hidden \
+         && document.querySelectorAll('#waterfall .wf-row').length === 7",
+        "the waterfall of A after clicking its row",
+    )?;
+    // An entity, opened by clicking its row in the waterfall.
+    browser.click_until(
+        "[data-entity=\"a000000000000005\"]",
+        &js_text_is("#details-name", "DynamoDB"),
+        "DynamoDB's details after clicking its row",
+    )?;
+    let details = browser.eval("document.getElementById('details').innerText")?;
+    let details = details.as_str().unwrap_or_default();
+    for shown in [
+        "ProvisionedThroughputExceeded: slow down <now>",
+        "at submit_user (src/register_user.rs:42)",
+        "\"operation\": \"PutItem\"",
+    ] {
+        if !details.contains(shown) {
+            return Err(Failure::Page(format!(
+                "the details do not show {shown:?}: {details}"
+            )));
+        }
+    }
+
+    // The service map, opened by clicking its heading.
+    // Clicked once: a second click would close it (the heading is not redrawn by polls).
+    browser.click("#map-section > summary")?;
+    browser.wait_for(
+        // The toggle is written to the URL by an event that runs after the click.
+        "document.getElementById('map-section').open && location.hash.includes('map=1') \
+         && document.querySelector('#map [data-name=\"DynamoDB\"]').getBoundingClientRect().height > 0",
+        "the service map after clicking its heading",
+    )?;
+    browser.wait_for(
+        "document.querySelector('#map [data-name=\"S3\"]')?.classList.contains('kind-aws')",
+        "the OTLP trace's AWS call on the map",
+    )?;
+    let hash = browser.eval("decodeURIComponent(location.hash)")?;
+    let hash = hash.as_str().unwrap_or_default();
+    if !(hash.contains("entity=a000000000000005") && hash.contains("map=1")) {
+        return Err(Failure::Page(format!(
+            "the clicks are not in the URL: {hash}"
+        )));
+    }
+
+    if let Some(path) = std::env::var_os("XRAY_LOCAL_SCREENSHOT") {
+        let png = browser.screenshot()?;
+        fs::write(&path, png).map_err(|e| Failure::Page(format!("writing the screenshot: {e}")))?;
+    }
+    let dom = browser.eval("document.documentElement.outerHTML")?;
+    Ok(dom.as_str().unwrap_or_default().to_owned())
 }
 
 fn position(dom: &str, needle: &str) -> usize {
@@ -304,10 +369,11 @@ fn the_page_lists_filters_opens_and_maps_traces() {
     let started = Instant::now();
     let (_xray, udp, url) = start_xray_local();
     let sent = send_traces(udp);
-    wait_for_datagrams(&url, sent);
+    let (otlp_trace, otlp_datagrams) = send_otlp_trace(udp);
+    wait_for_datagrams(&url, sent + usize::try_from(otlp_datagrams).unwrap());
 
-    let dom = rendered_dom(&view_url(&url));
-    eprintln!("rendered in {:.1} s", started.elapsed().as_secs_f64());
+    let dom = drive(&url, &otlp_trace);
+    eprintln!("driven in {:.1} s", started.elapsed().as_secs_f64());
     // Kept for reading when an assertion below fails.
     let saved = Path::new(env!("CARGO_TARGET_TMPDIR")).join("local_xray_dom.html");
     let _ = fs::write(&saved, &dom);
@@ -350,8 +416,9 @@ fn the_page_lists_filters_opens_and_maps_traces() {
     assert!(dom.contains("\"table_name\": \"users\""));
 
     // The service map: the function, the service it calls, and DynamoDB; the remote call is
-    // represented by the downstream segment, not a node of its own.
-    for node in ["checkout", "inventory", "DynamoDB"] {
+    // represented by the downstream segment, not a node of its own. The OTLP trace's service
+    // and its AWS call are there too.
+    for node in ["checkout", "inventory", "DynamoDB", "otlp-handler", "S3"] {
         assert!(
             dom.contains(&format!("data-name=\"{node}\"")),
             "no map node {node}"
@@ -375,15 +442,6 @@ fn the_page_lists_filters_opens_and_maps_traces() {
         !dom.contains("<script>alert"),
         "an annotation became an element"
     );
-
-    if let Some(path) = std::env::var_os("XRAY_LOCAL_SCREENSHOT") {
-        let arg = format!("--screenshot={}", Path::new(&path).display());
-        chromium(
-            &view_url(&url),
-            &[&arg, "--virtual-time-budget=10000", "--hide-scrollbars"],
-        )
-        .expect("taking the screenshot");
-    }
 }
 
 #[test]

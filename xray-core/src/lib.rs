@@ -220,10 +220,12 @@ pub mod w3c;
 
 pub use annotation::{AnnotationValue, RecordError};
 pub use config::{
+    Compression, DEFAULT_OTLP_HTTP_ENDPOINT, HttpEndpoint, OtlpOptions, Output, OutputConfig,
+};
+pub use config::{
     Config, ConfigWarning, ContextMissing, DEFAULT_DAEMON, DaemonAddress, DaemonAddressError,
     SERVICE_UNDEFINED,
 };
-pub use config::{DEFAULT_OTLP_HTTP_ENDPOINT, HttpEndpoint, OtlpOptions, Output, OutputConfig};
 pub use id::{IdError, SegmentId, TRACE_ID_LEN, TraceId};
 pub use model::{EntityMut, Namespace};
 pub use runtime::api::{

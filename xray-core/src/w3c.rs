@@ -14,6 +14,38 @@
 //! let out = w3c::format_traceparent(&p.trace_id, p.parent_id, p.sampled);
 //! assert_eq!(std::str::from_utf8(&out).unwrap(), tp);
 //! ```
+//!
+//! # Inbound: which header wins
+//!
+//! A service request (`ServiceTracer::begin`, feature `service`, and so `XRayLayer`) reads
+//! `X-Amzn-Trace-Id`, `traceparent` and `tracestate`:
+//!
+//! | received | trace, parent and decision | `tracestate` forwarded |
+//! |---|---|---|
+//! | a valid `traceparent` only | the `traceparent`'s trace id, parent id and `sampled` flag | yes |
+//! | both, same trace id | `X-Amzn-Trace-Id`; a missing `Parent` or `Sampled` is taken from the `traceparent` | yes |
+//! | both, different trace ids | `X-Amzn-Trace-Id` alone (the `traceparent` is ignored) | no |
+//! | `X-Amzn-Trace-Id` only | `X-Amzn-Trace-Id` | no |
+//! | a malformed `traceparent` | as if it were absent; counted in `malformed_headers` | no |
+//!
+//! The X-Ray header wins a conflict because it is the one AWS services (API Gateway, ALB,
+//! Lambda) write and carries `Lineage`; a `tracestate` belongs to the `traceparent` it came
+//! with, so it goes where that one's trace goes and nowhere else. A `tracestate` is kept up to
+//! [`TRACESTATE_MAX`] bytes and 32 list-members, cut at a member boundary
+//! ([`bounded_tracestate`]); one with a character the specification forbids is dropped.
+//!
+//! **Lambda** reads only `Lambda-Runtime-Trace-Id`: the function's segment is Lambda's own and
+//! the handler's subsegment must be its child, so a W3C header inside the event (an API
+//! Gateway, Function URL or ALB request) never changes the trace. Lambda does not hand the
+//! SDK the event's headers either (the payload type is the user's), so such a `traceparent` is
+//! not recorded; a function that wants it can read it from its event and put it in an
+//! annotation.
+//!
+//! # Outbound
+//!
+//! The HTTP client integrations send `traceparent` beside `X-Amzn-Trace-Id`, both naming the
+//! same trace, parent (the call's subsegment) and decision, and the inbound `tracestate`
+//! unchanged when a `traceparent` is sent. X-Ray has no `tracestate` member of its own.
 
 use crate::id::{SegmentId, TraceId};
 
@@ -117,9 +149,87 @@ pub fn format_traceparent(
     out
 }
 
+/// Writes the inbound `tracestate` of the current trace into `out` (cleared first), for a
+/// downstream call made from here with a client the SDK does not wrap; false, with `out`
+/// empty, when there is none (no trace, Lambda, or no `tracestate` with a followed
+/// `traceparent`). Send it only beside a `traceparent`, as the HTTP client integrations do.
+///
+/// ```
+/// let mut state = String::new();
+/// assert!(!xray_core::w3c::downstream_tracestate_into(&mut state));
+/// assert!(state.is_empty());
+/// ```
+pub fn downstream_tracestate_into(out: &mut String) -> bool {
+    out.clear();
+    // Copied out, so the caller's code never runs while the trace's state is borrowed.
+    crate::runtime::context::with_tracestate(|t| out.push_str(t)).is_some()
+}
+
+/// The longest `tracestate` kept (the length the specification asks every vendor to pass on).
+pub const TRACESTATE_MAX: usize = 512;
+
+/// The most list-members a `tracestate` may hold.
+const TRACESTATE_MEMBERS: usize = 32;
+
+/// The part of a `tracestate` value worth forwarding: trimmed, at most [`TRACESTATE_MAX`]
+/// bytes and 32 list-members, cut after the last whole member that fits. `None` when nothing
+/// is left or the value holds a character outside printable ASCII (the specification's
+/// alphabet), which makes the whole header invalid. Borrowed, never copied.
+///
+/// ```
+/// use xray_core::w3c::bounded_tracestate;
+/// assert_eq!(bounded_tracestate(" congo=t61rcWkgMzE,rojo=00f067aa0ba902b7 "),
+///            Some("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"));
+/// assert_eq!(bounded_tracestate(""), None);
+/// assert_eq!(bounded_tracestate("a=b\nc"), None);
+/// let long = format!("a={},b=c", "x".repeat(600));
+/// assert_eq!(bounded_tracestate(&long), None, "the first member alone is too long");
+/// ```
+pub fn bounded_tracestate(value: &str) -> Option<&str> {
+    let value = value.trim_matches([' ', '\t']);
+    if value
+        .bytes()
+        .any(|b| !(b == b'\t' || (0x20..0x7f).contains(&b)))
+    {
+        return None;
+    }
+    let mut end = 0;
+    for (members, (i, _)) in value
+        .match_indices(',')
+        .chain(std::iter::once((value.len(), "")))
+        .enumerate()
+    {
+        if i > TRACESTATE_MAX || members == TRACESTATE_MEMBERS {
+            break;
+        }
+        end = i;
+    }
+    let kept = value[..end].trim_end_matches([' ', '\t', ',']);
+    (!kept.is_empty()).then_some(kept)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tracestate_is_cut_at_member_boundaries() {
+        let member = "k=vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"; // 65 bytes
+        let twenty: Vec<&str> = std::iter::repeat_n(member, 20).collect();
+        let value = twenty.join(",");
+        let kept = bounded_tracestate(&value).unwrap();
+        // 7 members and their commas are 461 bytes; an eighth would make 527.
+        assert_eq!(kept.len(), 7 * 65 + 6);
+        assert!(kept.ends_with(member));
+        let many: Vec<String> = (0..40).map(|i| format!("k{i}=1")).collect();
+        let many = many.join(",");
+        let kept = bounded_tracestate(&many).unwrap();
+        assert_eq!(kept.split(',').count(), 32);
+        assert!(kept.ends_with("k31=1"));
+        assert_eq!(bounded_tracestate(" , "), None);
+        assert_eq!(bounded_tracestate("a=1,"), Some("a=1"));
+        assert_eq!(bounded_tracestate("a=\u{e9}"), None);
+    }
 
     #[test]
     fn round_trips_and_matches_the_x_ray_header() {

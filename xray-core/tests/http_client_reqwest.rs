@@ -1,10 +1,10 @@
 //! `XRayMiddleware` in a `reqwest-middleware` client against a real hyper server on 127.0.0.1
-//! that records the headers it got.
+//! that records the headers it got (`X-Amzn-Trace-Id`, `traceparent`, `tracestate`).
 
 mod support;
 
 use lambda_runtime::{Error, LambdaEvent};
-use support::{Server, documents, event, find, header, rt, sink};
+use support::{Server, documents, event, find, header, rt, sink, w3c_request};
 use xray_core::capture_lambda_handler;
 use xray_core::http_client::{ClientOptions, XRayMiddleware};
 
@@ -19,15 +19,19 @@ fn client() -> reqwest_middleware::ClientWithMiddleware {
 /// GETs each URL; returns each status (or the error text).
 #[capture_lambda_handler]
 async fn handler(event: LambdaEvent<Vec<String>>) -> Result<Vec<String>, Error> {
+    Ok(get_all(&event.payload).await)
+}
+
+async fn get_all(urls: &[String]) -> Vec<String> {
     let client = client();
     let mut out = Vec::new();
-    for url in &event.payload {
+    for url in urls {
         match client.get(url).send().await {
             Ok(resp) => out.push(resp.status().as_u16().to_string()),
             Err(e) => out.push(format!("error: {e}")),
         }
     }
-    Ok(out)
+    out
 }
 
 #[test]
@@ -102,4 +106,35 @@ fn unsampled_sends_sampled_0_and_records_nothing() {
     let traceparent = seen[0].traceparent.as_deref().unwrap();
     assert_eq!(traceparent, support::expected_traceparent(&sent));
     assert!(traceparent.ends_with("-00"), "{traceparent}");
+}
+
+#[test]
+fn a_service_requests_tracestate_travels_beside_traceparent() {
+    const STATE: &str = "congo=t61rcWkgMzE";
+    let rt = rt();
+    let server = rt.block_on(Server::start());
+    for sampled in [true, false] {
+        let (segment, root) = w3c_request(sampled, Some(STATE));
+        let urls = [server.url("/a"), server.url("/ignored/x")];
+        let out = rt.block_on(segment.instrument(get_all(&urls)));
+        assert_eq!(out, ["200", "200"]);
+        segment.finish(Some(200), None);
+        let seen = server.take();
+        let xray = seen[0].trace_header.as_deref().unwrap();
+        assert!(xray.starts_with(&format!("Root={root};")), "{xray}");
+        assert_eq!(
+            seen[0].traceparent.as_deref(),
+            Some(support::expected_traceparent(xray).as_str())
+        );
+        assert_eq!(seen[0].tracestate.as_deref(), Some(STATE));
+        // An ignored endpoint gets none of the three.
+        assert_eq!(
+            (
+                &seen[1].trace_header,
+                &seen[1].traceparent,
+                &seen[1].tracestate
+            ),
+            (&None, &None, &None)
+        );
+    }
 }

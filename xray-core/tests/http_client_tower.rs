@@ -1,6 +1,7 @@
 //! `XRayClientLayer` around hyper-util's client, against a real hyper server on 127.0.0.1 that
 //! records the headers it got: subsegments, status flags, transport failures, the header
-//! (sampled, unsampled, with `Lineage`), the ignore list and the daemon's own address.
+//! (sampled, unsampled, with `Lineage`), W3C `traceparent` / `tracestate` from a service request,
+//! the ignore list and the daemon's own address.
 
 mod support;
 
@@ -11,7 +12,7 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use lambda_runtime::{Error, LambdaEvent};
-use support::{Server, documents, event, find, header, rt, sink};
+use support::{Server, documents, event, find, header, rt, sink, w3c_request};
 use tower::{Layer, ServiceExt};
 use xray_core::capture_lambda_handler;
 use xray_core::http_client::{ClientOptions, XRayClientLayer};
@@ -209,4 +210,46 @@ fn outside_an_invocation_requests_go_out_untouched() {
     };
     assert_eq!(rt.block_on(fetch_all(&job)), ["200"]);
     assert_eq!(server.take()[0].trace_header, None);
+}
+
+#[test]
+fn a_service_requests_tracestate_travels_beside_a_consistent_traceparent() {
+    const STATE: &str = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+    let rt = rt();
+    let server = rt.block_on(Server::start());
+    for (sampled, state) in [(true, Some(STATE)), (false, Some(STATE)), (true, None)] {
+        let (segment, root) = w3c_request(sampled, state);
+        let job = Job {
+            urls: vec![server.url("/a"), server.url("/b")],
+            ..Job::default()
+        };
+        let out = rt.block_on(segment.instrument(async { fetch_all(&job).await }));
+        assert_eq!(out, ["200", "200"]);
+        segment.finish(Some(200), None);
+
+        let seen = server.take();
+        assert_eq!(seen.len(), 2);
+        for s in &seen {
+            let xray = s.trace_header.as_deref().unwrap();
+            assert!(xray.starts_with(&format!("Root={root};")), "{xray}");
+            // The W3C header names the same trace, parent and decision as the X-Ray one.
+            assert_eq!(
+                s.traceparent.as_deref(),
+                Some(support::expected_traceparent(xray).as_str())
+            );
+            assert_eq!(s.tracestate.as_deref(), state, "{sampled}");
+        }
+        if sampled {
+            let docs = documents(&root);
+            assert_eq!(find(&docs, "127.0.0.1").len(), 2, "{docs:#?}");
+        } else {
+            assert!(
+                seen[0]
+                    .trace_header
+                    .as_deref()
+                    .unwrap()
+                    .contains("Parent=53995c3f42cd8ad8;Sampled=0")
+            );
+        }
+    }
 }

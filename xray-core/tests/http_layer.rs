@@ -66,6 +66,16 @@ async fn app(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, io::Er
             let header = xray_core::downstream_header().map(|h| h.to_string());
             Ok(reply(200, header.unwrap_or_default()))
         }
+        "/w3c" => {
+            // What a downstream call would carry: the X-Ray header and the forwarded state.
+            let header = xray_core::downstream_header().map(|h| h.to_string());
+            let mut state = String::new();
+            xray_core::w3c::downstream_tracestate_into(&mut state);
+            Ok(reply(
+                200,
+                format!("{}\n{state}", header.unwrap_or_default()),
+            ))
+        }
         "/error" => Err(io::Error::other("database unreachable")),
         "/panic" => panic!("handler bug"),
         _ => match path.strip_prefix("/status/") {
@@ -350,6 +360,52 @@ fn an_unsampled_header_is_propagated_and_nothing_is_sent() {
     );
     assert!(sink.take().is_empty());
     assert_eq!(service.tracer().stats().invocations_unsampled, 1);
+}
+
+#[test]
+fn a_traceparent_is_continued_and_its_tracestate_forwarded() {
+    let (service, sink) = tracer(rules(0, 0.0), Clock::System);
+    let server = serve(stack(service.clone()));
+    let trace = TraceId::random();
+    let root = trace.to_string();
+    let traceparent = xray_core::w3c::format_traceparent(&trace, PARENT.parse().unwrap(), true);
+    // Two `tracestate` lines are one list.
+    let r = get(
+        server.addr,
+        "/w3c",
+        &[
+            ("traceparent", &traceparent),
+            ("tracestate", b"congo=t61rcWkgMzE"),
+            ("tracestate", b"rojo=00f067aa0ba902b7"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(r.trace(), (root.clone(), true), "the sampled flag decides");
+    let body = String::from_utf8(r.body).unwrap();
+    let (down, state) = body.split_once('\n').unwrap();
+    assert!(down.starts_with(&format!("Root={root};Parent=")), "{down}");
+    assert!(down.ends_with(";Sampled=1"), "{down}");
+    assert_eq!(state, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+    let docs = documents(&sink, 1);
+    assert_eq!(docs[0]["trace_id"], root);
+    assert_eq!(docs[0]["parent_id"], PARENT);
+
+    // A malformed traceparent: a new trace the sampler decides, and no state forwarded.
+    let r = get(
+        server.addr,
+        "/w3c",
+        &[
+            ("traceparent", b"00-not-a-traceparent"),
+            ("tracestate", b"congo=t61rcWkgMzE"),
+        ],
+    )
+    .unwrap();
+    let (new_root, sampled) = r.trace();
+    assert!(!sampled);
+    assert_ne!(new_root, root);
+    assert!(String::from_utf8(r.body).unwrap().ends_with('\n'));
+    assert!(sink.take().is_empty());
+    assert_eq!(service.tracer().stats().malformed_headers, 1);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use xray_core::{
-    Config, HttpEndpoint, Namespace, Output, OutputConfig, SegmentId, TraceId,
+    Compression, Config, HttpEndpoint, Namespace, Output, OutputConfig, SegmentId, TraceId,
     model::{EntityIndex, EntityTree, Timestamp},
     wire::{EmitBuffer, Emitter},
 };
@@ -433,7 +433,18 @@ fn an_unsampled_invocation_is_recorded_and_sent_as_t1u_only_when_asked() {
 
 #[test]
 fn otlp_http_posts_to_a_receiver_that_decodes_with_the_official_definitions() {
-    let dir = case_dir("http");
+    post_two_invocations("http", Compression::None);
+}
+
+#[test]
+fn otlp_http_gzip_bodies_gunzip_and_decode_with_the_official_definitions() {
+    post_two_invocations("http-gzip", Compression::Gzip);
+}
+
+/// Two invocations POSTed over one kept-alive connection to `check.py serve`, which
+/// gunzips (when told by `Content-Encoding`) and decodes each body before keeping it.
+fn post_two_invocations(case: &str, compression: Compression) {
+    let dir = case_dir(case);
     let mut receiver = Command::new(python())
         .arg(SCRIPT)
         .args(["serve"])
@@ -449,6 +460,7 @@ fn otlp_http_posts_to_a_receiver_that_decodes_with_the_official_definitions() {
     let port: u16 = line.trim().parse().expect("the receiver prints its port");
     let mut endpoint = HttpEndpoint::parse(&format!("http://127.0.0.1:{port}/v1/traces")).unwrap();
     endpoint.headers.push(("x-api-key".into(), "secret".into()));
+    endpoint.compression = compression;
     let emitter = Emitter::for_config(&config(Output::OtlpHttp(endpoint)));
     let mut buf = EmitBuffer::new();
     // Two invocations over one kept-alive connection.
@@ -471,8 +483,15 @@ fn otlp_http_posts_to_a_receiver_that_decodes_with_the_official_definitions() {
         &dir,
         &json!({"resource": resource(), "scope": scope(), "spans": spans, "requests": 2}),
     );
-    let headers = std::fs::read_to_string(dir.join("r000.headers")).unwrap();
-    assert!(headers.contains("x-api-key: secret"), "{headers}");
+    for r in ["r000", "r001"] {
+        let headers = std::fs::read_to_string(dir.join(format!("{r}.headers"))).unwrap();
+        assert!(headers.contains("x-api-key: secret"), "{headers}");
+        assert_eq!(
+            headers.contains("Content-Encoding: gzip"),
+            compression == Compression::Gzip,
+            "{headers}"
+        );
+    }
     let s = emitter.stats();
     assert_eq!(
         (s.datagrams_handed_to_kernel, s.datagrams_known_lost()),

@@ -10,8 +10,8 @@ use std::sync::{Mutex, OnceLock};
 use lambda_runtime::{Error, LambdaEvent};
 use support::{documents, event, find, header, rt, sink};
 use tracing_subscriber::layer::SubscriberExt;
-use xray_core::capture_lambda_handler;
 use xray_core::tracing_bridge::{SubsegmentLayer, WithTraceId};
+use xray_core::{capture_lambda_handler, capture_method};
 
 /// Every line the fmt layers wrote.
 fn logs() -> &'static Mutex<Vec<u8>> {
@@ -186,5 +186,240 @@ fn unsampled_and_untraced_record_nothing_and_log_what_they_can() {
     assert!(
         lines.iter().all(|l| !l.contains("xray_trace_id")),
         "{lines:#?}"
+    );
+}
+
+// ---- Entering a span makes its subsegment the current X-Ray entity ----
+
+#[capture_method]
+async fn captured(tag: &str) -> Result<(), String> {
+    // A real suspension: under `join!` the other invocation runs here.
+    tokio::task::yield_now().await;
+    xray_core::put_annotation("tag", tag);
+    Ok(())
+}
+
+#[tracing::instrument(skip_all)]
+async fn instrumented_calls_captured(tag: &str) {
+    let _ = captured(tag).await;
+}
+
+#[tracing::instrument(skip_all)]
+async fn instrumented_leaf() {
+    tokio::task::yield_now().await;
+}
+
+#[capture_method]
+async fn captured_calls_instrumented() -> Result<(), String> {
+    instrumented_leaf().await;
+    Ok(())
+}
+
+#[capture_lambda_handler]
+async fn nesting(event: LambdaEvent<String>) -> Result<String, Error> {
+    let tag = event.payload.clone();
+    // `Instrument::instrument` spelled out: the macro's own `.instrument` is in scope.
+    let step = async { captured(&tag).await };
+    let _ = tracing::Instrument::instrument(step, tracing::info_span!("step")).await;
+    let twice = tracing::info_span!("twice");
+    twice.in_scope(|| twice.in_scope(|| xray_core::in_subsegment("deep", |_| ())));
+    instrumented_calls_captured(&tag).await;
+    let _ = captured_calls_instrumented().await;
+    // Every span exited: back under the handler.
+    xray_core::in_subsegment("after", |_| ());
+    Ok(tag)
+}
+
+/// The subsegments directly under `parent`, by name.
+fn children(parent: &serde_json::Value) -> Vec<&str> {
+    parent["subsegments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect()
+}
+
+fn assert_nesting(root: &str, tag: &str) {
+    let docs = documents(root);
+    assert_eq!(docs.len(), 1, "{docs:#?}");
+    let handler = &docs[0];
+    assert_eq!(handler["name"], "## nesting");
+    assert_eq!(
+        children(handler),
+        [
+            "step",
+            "twice",
+            "instrumented_calls_captured",
+            "## captured_calls_instrumented",
+            "after"
+        ],
+        "{handler:#}"
+    );
+    let step = find(&docs, "step")[0];
+    assert_eq!(children(step), ["## captured"], "{step:#}");
+    assert_eq!(step["subsegments"][0]["annotations"]["tag"], tag);
+    assert_eq!(children(find(&docs, "twice")[0]), ["deep"]);
+    let inst = find(&docs, "instrumented_calls_captured")[0];
+    assert_eq!(children(inst), ["## captured"], "{inst:#}");
+    assert_eq!(inst["subsegments"][0]["annotations"]["tag"], tag);
+    let cap = find(&docs, "## captured_calls_instrumented")[0];
+    assert_eq!(children(cap), ["instrumented_leaf"], "{cap:#}");
+}
+
+#[test]
+fn an_entered_span_is_the_current_entity() {
+    install();
+    let (h, root) = header("1", "");
+    rt().block_on(nesting(event("N-1".to_owned(), &h))).unwrap();
+    assert_nesting(&root, "N-1");
+}
+
+#[test]
+fn interleaved_invocations_keep_their_own_spans_current() {
+    install();
+    let current_thread = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (ha, root_a) = header("1", "");
+    let (hb, root_b) = header("1", "");
+    let (a, b) = current_thread.block_on(async {
+        tokio::join!(
+            nesting(event("I-A".to_owned(), &ha)),
+            nesting(event("I-B".to_owned(), &hb))
+        )
+    });
+    assert_eq!(
+        (a.unwrap(), b.unwrap()),
+        ("I-A".to_owned(), "I-B".to_owned())
+    );
+    assert_nesting(&root_a, "I-A");
+    assert_nesting(&root_b, "I-B");
+}
+
+#[capture_lambda_handler]
+async fn keeps_span(event: LambdaEvent<String>) -> Result<String, Error> {
+    let span = tracing::info_span!("kept");
+    // Entered here and outside, by another invocation and on a thread without the trace.
+    let elsewhere = span.clone();
+    std::thread::spawn(move || {
+        elsewhere.in_scope(|| xray_core::in_subsegment("on_thread", |_| ()));
+    })
+    .join()
+    .unwrap();
+    kept().lock().unwrap().replace(span);
+    Ok(event.payload)
+}
+
+fn kept() -> &'static Mutex<Option<tracing::Span>> {
+    static KEPT: OnceLock<Mutex<Option<tracing::Span>>> = OnceLock::new();
+    KEPT.get_or_init(|| Mutex::new(None))
+}
+
+#[capture_lambda_handler]
+async fn enters_old_span(event: LambdaEvent<String>) -> Result<String, Error> {
+    let old = kept().lock().unwrap().clone().unwrap();
+    old.in_scope(|| xray_core::in_subsegment("under_handler", |_| ()));
+    Ok(event.payload)
+}
+
+#[test]
+fn a_span_entered_outside_its_invocation_changes_nothing() {
+    install();
+    let (h1, root1) = header("1", "");
+    let (h2, root2) = header("1", "");
+    let rt = rt();
+    rt.block_on(keeps_span(event("K-1".to_owned(), &h1)))
+        .unwrap();
+    // Outside any invocation.
+    let old = kept().lock().unwrap().clone().unwrap();
+    old.in_scope(|| xray_core::in_subsegment("outside", |_| ()));
+    rt.block_on(enters_old_span(event("K-2".to_owned(), &h2)))
+        .unwrap();
+    kept().lock().unwrap().take();
+    drop(old);
+    let docs = documents(&root2);
+    assert_eq!(children(&docs[0]), ["under_handler"], "{docs:#?}");
+    let docs1 = documents(&root1);
+    for name in ["on_thread", "outside", "under_handler"] {
+        assert!(find(&docs1, name).is_empty(), "{docs1:#?}");
+    }
+    // The kept span closed after its invocation was sent: in progress in the handler's
+    // document, then sent on its own when it closed, still valid.
+    let kept_docs: Vec<_> = find(&docs1, "kept");
+    assert_eq!(kept_docs.len(), 2, "{docs1:#?}");
+    assert_eq!(kept_docs[0]["in_progress"], true);
+    assert!(kept_docs[1]["end_time"].is_number(), "{docs1:#?}");
+}
+
+#[capture_lambda_handler]
+async fn holds_guard(event: LambdaEvent<String>) -> Result<String, Error> {
+    let span = tracing::info_span!("held");
+    {
+        // Held across `.await` (which `tracing` advises against): the other invocation runs
+        // while this one's span is still entered.
+        let _entered = span.enter();
+        tokio::task::yield_now().await;
+        let _ = captured(&event.payload).await;
+    }
+    xray_core::in_subsegment("after", |_| ());
+    Ok(event.payload)
+}
+
+#[test]
+fn guards_held_across_awaits_of_interleaved_invocations_stay_apart() {
+    install();
+    let current_thread = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (ha, root_a) = header("1", "");
+    let (hb, root_b) = header("1", "");
+    let (a, b) = current_thread.block_on(async {
+        tokio::join!(
+            holds_guard(event("G-A".to_owned(), &ha)),
+            holds_guard(event("G-B".to_owned(), &hb))
+        )
+    });
+    assert!(a.is_ok() && b.is_ok());
+    for (root, tag) in [(root_a, "G-A"), (root_b, "G-B")] {
+        let docs = documents(&root);
+        assert_eq!(children(&docs[0]), ["held", "after"], "{docs:#?}");
+        let held = find(&docs, "held")[0];
+        assert_eq!(children(held), ["## captured"], "{held:#}");
+        assert_eq!(held["subsegments"][0]["annotations"]["tag"], tag);
+    }
+}
+
+#[capture_method]
+fn logs_an_error() {
+    tracing::error!("inventory unavailable");
+}
+
+#[capture_lambda_handler]
+async fn error_inside_captured(event: LambdaEvent<String>) -> Result<String, Error> {
+    tracing::info_span!("outer_span").in_scope(logs_an_error);
+    Ok(event.payload)
+}
+
+#[test]
+fn an_error_event_marks_the_innermost_entity() {
+    install();
+    let (h, root) = header("1", "");
+    rt().block_on(error_inside_captured(event("E-1".to_owned(), &h)))
+        .unwrap();
+    let docs = documents(&root);
+    let outer = find(&docs, "outer_span")[0];
+    assert!(outer.get("fault").is_none(), "{outer:#}");
+    let inner = find(&docs, "## logs_an_error")[0];
+    assert_eq!(inner["fault"], true, "{inner:#}");
+    let ex = &inner["cause"]["exceptions"][0];
+    assert!(
+        ex["message"]
+            .as_str()
+            .unwrap()
+            .contains("inventory unavailable"),
+        "{ex}"
     );
 }

@@ -1,8 +1,11 @@
 //! A sampled service request with 10 captured calls allocates nothing in the SDK once warm,
 //! whether the decision comes in the header or from the sampler: the recording comes from the
 //! tracer's pool, the tree and buffers are reused, host facts and request fields are copied
-//! into kept strings, and the segment goes out over a real UDP socket. An unsampled request
-//! allocates nothing at all. Counted with a global allocator in this test binary; the canary
+//! into kept strings, and the segment goes out over a real UDP socket. The same holds for a
+//! request continuing a W3C `traceparent` with a `tracestate` (kept in the recording's reused
+//! string). An unsampled request allocates nothing at all, except one shared copy of an
+//! inbound `tracestate` it must forward (bounded at 512 bytes), which is counted exactly here.
+//! Counted with a global allocator in this test binary; the canary
 //! shows the allocator is installed.
 
 use std::net::UdpSocket;
@@ -44,8 +47,24 @@ async fn async_step(n: u32) -> u32 {
 
 /// One request as a handler would serve it; returns whether it was sampled.
 fn serve(service: &ServiceTracer, trace_header: Option<&str>) -> bool {
+    serve_w3c(service, trace_header, None)
+}
+
+thread_local! {
+    /// Reused for reading the forwarded `tracestate`, so the test adds no allocation of its own.
+    static STATE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// One request, with a W3C `traceparent` and `tracestate` when `w3c` is given.
+fn serve_w3c(
+    service: &ServiceTracer,
+    trace_header: Option<&str>,
+    w3c: Option<(&str, &str)>,
+) -> bool {
     let segment = service.begin(&IncomingRequest {
         trace_header,
+        traceparent: w3c.map(|w| w.0),
+        tracestate: w3c.map(|w| w.1),
         host: Some("orders.internal"),
         method: Some("POST"),
         path: Some("/orders"),
@@ -54,6 +73,14 @@ fn serve(service: &ServiceTracer, trace_header: Option<&str>) -> bool {
         client_ip: Some("203.0.113.7"),
         x_forwarded_for: true,
     });
+    if let Some((_, state)) = w3c {
+        // What an outbound call would forward: the inbound `tracestate`, unchanged.
+        STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            assert!(segment.in_scope(|| xray_core::w3c::downstream_tracestate_into(&mut s)));
+            assert_eq!(*s, state);
+        });
+    }
     let total = poll_to_completion(segment.instrument(async {
         let mut total = 0;
         for i in 0..5 {
@@ -107,10 +134,19 @@ fn a_warm_sampled_request_allocates_nothing() {
     let continued =
         Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1");
     let unsampled = Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0");
+    let w3c_sampled = (
+        "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
+        "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
+    );
+    let w3c_unsampled = (
+        "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-00",
+        w3c_sampled.1,
+    );
 
     for _ in 0..3 {
         assert!(serve(&service, continued));
         assert!(serve(&service, None));
+        assert!(serve_w3c(&service, None, Some(w3c_sampled)));
     }
     let n = allocations_in(|| {
         for _ in 0..10 {
@@ -133,11 +169,30 @@ fn a_warm_sampled_request_allocates_nothing() {
         }
     });
     assert_eq!(n, 0, "allocations in 10 unsampled requests");
+    let n = allocations_in(|| {
+        for _ in 0..10 {
+            assert!(serve_w3c(&service, None, Some(w3c_sampled)));
+        }
+    });
+    assert_eq!(
+        n, 0,
+        "allocations in 10 warm requests continuing a sampled traceparent with a tracestate"
+    );
+    let n = allocations_in(|| {
+        for _ in 0..10 {
+            assert!(!serve_w3c(&service, None, Some(w3c_unsampled)));
+        }
+    });
+    assert_eq!(
+        n, 10,
+        "one shared tracestate copy per unsampled request that carries one"
+    );
 
     let stats = service.tracer().stats();
-    assert_eq!(stats.invocations_sampled, 26);
-    assert_eq!(stats.invocations_unsampled, 10);
-    assert_eq!(stats.emitter.datagrams_handed_to_kernel, 26);
+    assert_eq!(stats.invocations_sampled, 39);
+    assert_eq!(stats.invocations_unsampled, 20);
+    assert_eq!(stats.malformed_headers, 0);
+    assert_eq!(stats.emitter.datagrams_handed_to_kernel, 39);
     assert_eq!(stats.emitter.datagrams_known_lost(), 0);
     assert_eq!(stats.recordings_allocated, 1);
     let mut buf = vec![0u8; 65_536];

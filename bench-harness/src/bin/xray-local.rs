@@ -3,7 +3,8 @@
 //! waterfalls, a service map and the rejected datagrams.
 //!
 //! ```text
-//! xray-local [--addr HOST:PORT] [--web HOST:PORT] [--max-traces N] [--duration SECS]
+//! xray-local [--addr HOST:PORT] [--web HOST:PORT] [--max-traces N] [--max-entities N]
+//!            [--duration SECS]
 //! ```
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -13,15 +14,18 @@ use std::time::{Duration, Instant};
 use bench_harness::local_xray::{LocalXray, LocalXrayOptions};
 
 const USAGE: &str = "\
-usage: xray-local [--addr HOST:PORT] [--web HOST:PORT] [--max-traces N] [--duration SECS]
+usage: xray-local [--addr HOST:PORT] [--web HOST:PORT] [--max-traces N] [--max-entities N]
+                  [--duration SECS]
 
-A local X-Ray: receives segment datagrams over UDP, answers the sampling proxy over TCP on
+A local X-Ray: receives segment datagrams and OTLP spans (T1S / T1U) over UDP, answers the sampling proxy over TCP on
 the same address, validates and reassembles every trace, and serves a page to read them.
 Point AWS_XRAY_DAEMON_ADDRESS at it (the default, 127.0.0.1:2000, needs nothing).
 
   --addr HOST:PORT     UDP and TCP address of the daemon (default 127.0.0.1:2000)
   --web HOST:PORT      address of the page (default 127.0.0.1:2080; port 0 picks one)
   --max-traces N       traces kept; older ones are dropped and counted (default 1000)
+  --max-entities N     segments, subsegments and spans kept per trace; later ones are dropped
+                       and counted (default 1000)
   --duration SECS      stop after this many seconds (default: run until killed)
   -h, --help           show this help
 
@@ -57,12 +61,11 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
             "--addr" => options.udp_addr = parse_addr("--addr", &value("--addr")?)?,
             "--web" => options.web_addr = parse_addr("--web", &value("--web")?)?,
             "--max-traces" => {
-                let text = value("--max-traces")?;
-                options.max_traces = text.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    format!(
-                        "invalid `--max-traces` value `{text}`: expected a positive whole number"
-                    )
-                })?;
+                options.max_traces = positive("--max-traces", &value("--max-traces")?)?;
+            }
+            "--max-entities" => {
+                options.max_entities_per_trace =
+                    positive("--max-entities", &value("--max-entities")?)?;
             }
             "--duration" => {
                 let text = value("--duration")?;
@@ -77,6 +80,13 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
         }
     }
     Ok(Some(Args { options, duration }))
+}
+
+fn positive(flag: &str, text: &str) -> Result<usize, String> {
+    text.parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("invalid `{flag}` value `{text}`: expected a positive whole number"))
 }
 
 fn bad_duration(text: &str) -> String {
@@ -167,14 +177,19 @@ mod tests {
             "--web=127.0.0.1:0",
             "--max-traces",
             "5",
+            "--max-entities=7",
             "--duration",
             "2",
         ])
         .unwrap()
         .unwrap();
         assert_eq!(
-            (args.options.max_traces, args.duration),
-            (5, Some(Duration::from_secs(2)))
+            (
+                args.options.max_traces,
+                args.options.max_entities_per_trace,
+                args.duration
+            ),
+            (5, 7, Some(Duration::from_secs(2)))
         );
         assert_eq!(args.options.web_addr.port(), 0);
         assert_eq!(parse(&["-h"]).unwrap(), None);
@@ -187,6 +202,10 @@ mod tests {
             (&["--web"], "`--web` needs a value"),
             (&["--addr", "2000"], "invalid `--addr` value `2000`"),
             (&["--max-traces", "0"], "expected a positive whole number"),
+            (
+                &["--max-entities", "x"],
+                "invalid `--max-entities` value `x`",
+            ),
             (
                 &["--duration", "-1"],
                 "expected a positive number of seconds",

@@ -55,6 +55,8 @@ pub(crate) struct State {
     pub(crate) traces: TraceStore,
     /// The OTLP spans received, by trace.
     pub(crate) otlp: OtlpTraces,
+    /// Whether OTLP spans are also reassembled into `traces`.
+    pub(crate) otlp_entities: bool,
     /// The drop counter read as the socket closed, for stats asked after shutdown.
     pub(crate) final_kernel_drops: Option<u64>,
 }
@@ -69,11 +71,13 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(keep_documents: usize, max_traces: usize) -> Shared {
+    pub(crate) fn new(options: &super::DaemonOptions) -> Shared {
         let shared = Shared::default();
         let mut state = shared.lock();
-        state.keep_documents = keep_documents;
-        state.traces = TraceStore::with_capacity(max_traces);
+        state.keep_documents = options.keep_documents;
+        state.otlp_entities = options.otlp_entities;
+        state.traces =
+            TraceStore::with_capacity(options.max_traces, options.max_entities_per_trace);
         drop(state);
         shared
     }
@@ -220,6 +224,11 @@ fn record_otlp(
         Ok(spans) => {
             stats.otlp_spans += spans.len() as u64;
             state.otlp.add(&spans);
+            if state.otlp_entities {
+                for span in &spans {
+                    state.traces.add_document(&span.to_xray_document(), seq);
+                }
+            }
             None
         }
         Err(message) => {

@@ -10,7 +10,8 @@
 //!
 //! OTLP datagrams (`T1S` / `T1U` and the base64 of an `ExportTraceServiceRequest`) are
 //! decoded and checked span by span instead (`otlp_*` in [`DaemonStats`]; invalid ones are
-//! rejected with reason `otlp`); their spans are counted per trace, not reassembled.
+//! rejected with reason `otlp`); their spans are counted per trace, and reassembled into
+//! traces only when [`DaemonOptions::otlp_entities`] asks for it (the local X-Ray does).
 //!
 //! Kernel drops are read from `/proc/net/udp` (see [`DaemonStats::kernel_drops`]). The socket
 //! keeps the default receive buffer, because std cannot set `SO_RCVBUF` and this crate uses no
@@ -19,6 +20,8 @@
 mod kernel;
 mod listener;
 mod otlp;
+mod otlp_attributes;
+mod otlp_document;
 #[cfg(test)]
 mod otlp_tests;
 mod render;
@@ -28,7 +31,7 @@ mod tests;
 mod traces;
 
 pub use listener::ReceivedDocument;
-pub use otlp::OtlpSpan;
+pub use otlp::{OtlpEvent, OtlpSpan};
 pub use stats::{DaemonStats, EXAMPLE_BYTES, EXAMPLES_PER_REASON, RejectReason, RejectionExample};
 pub(crate) use traces::by_start;
 pub use traces::{Entity, EntityOrigin, ForeignAttachment, Trace};
@@ -61,6 +64,12 @@ pub struct DaemonOptions {
     /// How many traces are kept; when one more arrives, the oldest is dropped and counted in
     /// [`DaemonStats::traces_evicted`].
     pub max_traces: usize,
+    /// How many entities one trace keeps; later new ones are dropped and counted in
+    /// [`Trace::entities_dropped`] and [`DaemonStats::entities_over_cap`].
+    pub max_entities_per_trace: usize,
+    /// Also reassemble OTLP spans into [`FakeDaemon::traces`], each as the X-Ray document
+    /// [`OtlpSpan::to_xray_document`] gives.
+    pub otlp_entities: bool,
 }
 
 impl Default for DaemonOptions {
@@ -69,6 +78,8 @@ impl Default for DaemonOptions {
             addr: SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             keep_documents: 100_000,
             max_traces: usize::MAX,
+            max_entities_per_trace: usize::MAX,
+            otlp_entities: false,
         }
     }
 }
@@ -117,7 +128,7 @@ impl FakeDaemon {
         socket.set_read_timeout(Some(listener::POLL))?;
         let addr = socket.local_addr()?;
         let inode = SocketInode::of(&socket);
-        let shared = Arc::new(Shared::new(options.keep_documents, options.max_traces));
+        let shared = Arc::new(Shared::new(&options));
         let thread = {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
@@ -151,6 +162,7 @@ impl FakeDaemon {
         stats.entity_updates = state.traces.entity_updates;
         stats.foreign_attachments = state.traces.foreign_attachments().len() as u64;
         stats.traces_evicted = state.traces.traces_evicted;
+        stats.entities_over_cap = state.traces.entities_dropped;
         stats.otlp_traces = state.otlp.trace_count();
         stats.otlp_root_spans = state.otlp.roots();
         stats.kernel_drops = if self.is_running() {

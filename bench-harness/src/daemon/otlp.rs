@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use super::otlp_attributes::{key_value, otlp_event};
+
 /// Which signal a datagram carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Signal {
@@ -38,6 +40,28 @@ pub struct OtlpSpan {
     pub error: bool,
     /// The `faas.coldstart` attribute, when present and boolean.
     pub cold_start: Option<bool>,
+    /// `name`.
+    pub name: String,
+    /// `kind` (1 internal, 2 server, 3 client, 4 producer, 5 consumer; 0 unspecified).
+    pub kind: u64,
+    /// `status.message`.
+    pub status_message: String,
+    /// `attributes`, in order, each value as JSON (arrays and key-value lists nested).
+    pub attributes: Vec<(String, serde_json::Value)>,
+    /// `events`, in order.
+    pub events: Vec<OtlpEvent>,
+}
+
+/// One event of a span (exceptions arrive as events named `exception`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OtlpEvent {
+    /// `name`.
+    pub name: String,
+    /// `time_unix_nano`.
+    pub time_unix_nano: u64,
+    /// `attributes`, in order.
+    pub attributes: Vec<(String, serde_json::Value)>,
 }
 
 /// The body after the header line, when it starts with an OTLP signal prefix.
@@ -74,23 +98,24 @@ pub(crate) fn decode(body: &[u8]) -> Result<Vec<OtlpSpan>, String> {
 
 fn check_span(span: &[u8]) -> Result<OtlpSpan, String> {
     let (mut trace_id, mut span_id, mut parent, mut name) = (None, None, None, None);
-    let (mut start, mut end) = (None, None);
-    let (mut error, mut cold_start) = (false, None);
+    let (mut start, mut end, mut kind) = (None, None, 0);
+    let (mut error, mut status_message) = (false, String::new());
+    let (mut attributes, mut events) = (Vec::new(), Vec::new());
     for field in Fields::new(span) {
         match field? {
-            (9, Value::Bytes(kv)) => {
-                if let Some(b) = cold_start_attribute(kv)? {
-                    cold_start = Some(b);
-                }
-            }
-            (15, Value::Bytes(status)) => error = status_is_error(status)?,
+            (9, Value::Bytes(kv)) => attributes.push(key_value(kv)?),
+            (11, Value::Bytes(event)) => events.push(otlp_event(event)?),
+            (15, Value::Bytes(status)) => (error, status_message) = status_of(status)?,
+            (6, Value::Varint(k)) => kind = k,
             (1, Value::Bytes(b)) => trace_id = Some(b),
             (2, Value::Bytes(b)) => span_id = Some(b),
             (4, Value::Bytes(b)) => parent = Some(b),
             (5, Value::Bytes(b)) => name = Some(b),
             (7, Value::Fixed64(t)) => start = Some(t),
             (8, Value::Fixed64(t)) => end = Some(t),
-            (n @ (1 | 2 | 4 | 5 | 7 | 8), _) => return Err(format!("field {n}: wrong wire type")),
+            (n @ (1 | 2 | 4 | 5 | 6 | 7 | 8 | 9 | 11 | 15), _) => {
+                return Err(format!("field {n}: wrong wire type"));
+            }
             _ => {}
         }
     }
@@ -109,11 +134,11 @@ fn check_span(span: &[u8]) -> Result<OtlpSpan, String> {
             Some(<[u8; 8]>::try_from(b).map_err(|_| "parent_span_id is not 8 bytes or empty")?)
         }
     };
-    match name.map(std::str::from_utf8) {
-        Some(Ok(n)) if !n.is_empty() => {}
+    let name = match name.map(std::str::from_utf8) {
+        Some(Ok(n)) if !n.is_empty() => n.to_owned(),
         Some(Err(_)) => return Err("name is not UTF-8".into()),
         _ => return Err("no name".into()),
-    }
+    };
     match (start, end) {
         (Some(s), Some(e)) if s > 0 && s <= e => {}
         (Some(s), Some(e)) => return Err(format!("start {s} after end {e}, or zero")),
@@ -126,41 +151,29 @@ fn check_span(span: &[u8]) -> Result<OtlpSpan, String> {
         start_unix_nano: start.unwrap_or_default(),
         end_unix_nano: end.unwrap_or_default(),
         error,
-        cold_start,
+        cold_start: attributes
+            .iter()
+            .find(|(k, _)| k == "faas.coldstart")
+            .and_then(|(_, v)| v.as_bool()),
+        name,
+        kind,
+        status_message,
+        attributes,
+        events,
     })
 }
 
-/// `Some(value)` when the `KeyValue` is `faas.coldstart` with a boolean value.
-fn cold_start_attribute(kv: &[u8]) -> Result<Option<bool>, String> {
-    let (mut key, mut value) = (None, None);
-    for field in Fields::new(kv) {
-        match field.map_err(|e| format!("attribute: {e}"))? {
-            (1, Value::Bytes(k)) => key = Some(k),
-            (2, Value::Bytes(v)) => value = Some(v),
+/// `Status.message = 2`; `Status.code = 3` is `STATUS_CODE_ERROR` (2).
+fn status_of(status: &[u8]) -> Result<(bool, String), String> {
+    let (mut error, mut message) = (false, String::new());
+    for field in Fields::new(status) {
+        match field.map_err(|e| format!("status: {e}"))? {
+            (3, Value::Varint(code)) => error = code == 2,
+            (2, Value::Bytes(m)) => message = String::from_utf8_lossy(m).into_owned(),
             _ => {}
         }
     }
-    if key != Some(b"faas.coldstart".as_slice()) {
-        return Ok(None);
-    }
-    // AnyValue.bool_value = 2
-    for field in Fields::new(value.unwrap_or_default()) {
-        if let (2, Value::Varint(b)) = field.map_err(|e| format!("faas.coldstart: {e}"))? {
-            return Ok(Some(b != 0));
-        }
-    }
-    Ok(None)
-}
-
-/// `Status.code = 3` is `STATUS_CODE_ERROR` (2).
-fn status_is_error(status: &[u8]) -> Result<bool, String> {
-    let mut error = false;
-    for field in Fields::new(status) {
-        if let (3, Value::Varint(code)) = field.map_err(|e| format!("status: {e}"))? {
-            error = code == 2;
-        }
-    }
-    Ok(error)
+    Ok((error, message))
 }
 
 /// The length-delimited occurrences of field `number` in `message`.
@@ -177,7 +190,7 @@ fn messages<'a>(message: &'a [u8], number: u32, what: &str) -> Result<Vec<&'a [u
 }
 
 #[derive(Debug)]
-enum Value<'a> {
+pub(super) enum Value<'a> {
     Varint(u64),
     Fixed64(u64),
     Bytes(&'a [u8]),
@@ -185,14 +198,14 @@ enum Value<'a> {
 }
 
 /// The fields of one protobuf message, in order; stops at the first malformed one.
-struct Fields<'a> {
+pub(super) struct Fields<'a> {
     buf: &'a [u8],
     pos: usize,
     failed: bool,
 }
 
 impl<'a> Fields<'a> {
-    fn new(buf: &'a [u8]) -> Fields<'a> {
+    pub(super) fn new(buf: &'a [u8]) -> Fields<'a> {
         Fields {
             buf,
             pos: 0,
@@ -352,7 +365,7 @@ impl OtlpTraces {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes.iter().fold(String::new(), |mut out, b| {
         let _ = write!(out, "{b:02x}");

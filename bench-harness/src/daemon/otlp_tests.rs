@@ -15,6 +15,7 @@ use xray_core::{
 
 use super::*;
 use crate::scenarios::invoke_traced;
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(10);
 const HEADER: &str = r#"{"format":"json","version":1}"#;
@@ -316,4 +317,129 @@ fn hand_made_requests_are_checked_span_by_span() {
 
     daemon.clear();
     assert!(daemon.otlp_spans_per_trace().is_empty());
+}
+
+fn varint_field(number: u8, mut value: u64) -> Vec<u8> {
+    let mut out = vec![number << 3];
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+    out
+}
+
+/// `KeyValue { key, value: AnyValue(any) }`.
+fn attribute(key: &str, any: &[u8]) -> Vec<u8> {
+    [len_field(1, key.as_bytes()), len_field(2, any)].concat()
+}
+
+fn string_value(s: &str) -> Vec<u8> {
+    len_field(1, s.as_bytes())
+}
+
+#[test]
+fn attributes_events_and_status_become_x_ray_fields() {
+    // AnyValue nested deeper than the reader follows: arrays in arrays, 12 levels.
+    let mut deep = string_value("bottom");
+    for _ in 0..12 {
+        deep = len_field(5, &len_field(1, &deep));
+    }
+    let attributes = [
+        attribute("user_id", &string_value("u-<1>")),
+        attribute(
+            "aws.xray.annotations",
+            &len_field(5, &len_field(1, &string_value("user_id"))),
+        ),
+        attribute("rpc.system", &string_value("aws-api")),
+        attribute("rpc.method", &string_value("PutItem")),
+        attribute("http.response.status_code", &varint_field(3, 429)),
+        attribute("retries", &varint_field(3, (-2i64) as u64)),
+        attribute("ratio", &fixed64_field(4, 0.5f64.to_bits())),
+        attribute("deep", &deep),
+        attribute(
+            "aws.xray.metadata.debug.cart",
+            &string_value(r#"{"items":3}"#),
+        ),
+    ];
+    let event = [
+        fixed64_field(1, 1_700_000_000_000_000_100),
+        len_field(2, b"exception"),
+        len_field(3, &attribute("exception.type", &string_value("Throttled"))),
+        len_field(
+            3,
+            &attribute("exception.message", &string_value("slow down")),
+        ),
+        len_field(
+            3,
+            &attribute("exception.stacktrace", &string_value("at a\n  at b\n")),
+        ),
+    ]
+    .concat();
+    let mut span = [
+        len_field(1, &TRACE_A),
+        len_field(2, &[2; 8]),
+        len_field(4, &[1; 8]),
+        len_field(5, b"DynamoDB"),
+        varint_field(6, 3), // CLIENT
+        fixed64_field(7, 1_700_000_000_000_000_000),
+        fixed64_field(8, 1_700_000_000_500_000_000),
+        len_field(11, &event),
+        len_field(
+            15,
+            &[len_field(2, b"throttled"), varint_field(3, 2)].concat(),
+        ),
+    ]
+    .concat();
+    for a in &attributes {
+        span.extend(len_field(9, a));
+    }
+    let body = len_field(1, &len_field(2, &len_field(2, &span)));
+    let prefixed = format!("T1S{}", STANDARD.encode(body));
+    let spans = otlp::decode(prefixed.as_bytes()).unwrap();
+    let s = &spans[0];
+    assert_eq!(
+        (s.kind, s.error, s.status_message.as_str()),
+        (3, true, "throttled")
+    );
+    let doc = s.to_xray_document();
+    assert_eq!(doc["trace_id"], "1-07070707-070707070707070707070707");
+    assert_eq!(
+        (&doc["id"], &doc["parent_id"], &doc["type"]),
+        (
+            &json!("0202020202020202"),
+            &json!("0101010101010101"),
+            &json!("subsegment")
+        )
+    );
+    assert_eq!(
+        (&doc["start_time"], &doc["end_time"]),
+        (&json!(1_700_000_000.0), &json!(1_700_000_000.5))
+    );
+    assert_eq!(doc["namespace"], "aws");
+    assert_eq!(
+        (&doc["error"], &doc["throttle"], &doc["fault"]),
+        (&json!(true), &json!(true), &serde_json::Value::Null),
+        "a 429 is a throttle"
+    );
+    assert_eq!(doc["annotations"], json!({"user_id": "u-<1>"}));
+    assert_eq!(doc["aws"]["operation"], "PutItem");
+    assert_eq!(doc["http"]["response"]["status"], 429);
+    assert_eq!(doc["metadata"]["debug"]["cart"], json!({"items": 3}));
+    let otel = &doc["metadata"]["otel"];
+    assert_eq!(
+        (&otel["retries"], &otel["ratio"]),
+        (&json!(-2), &json!(0.5))
+    );
+    assert!(otel.get("rpc.system").is_some() && otel.get("aws.xray.annotations").is_none());
+    let mut deep = &otel["deep"];
+    for _ in 0..7 {
+        deep = &deep[0];
+    }
+    assert_eq!(deep[0], "(nested deeper than 8)");
+    assert_eq!(
+        doc["cause"]["exceptions"][0],
+        json!({"id": "0202020202020000", "type": "Throttled", "message": "slow down",
+               "stack": [{"label": "at a"}, {"label": "at b"}]})
+    );
 }

@@ -128,6 +128,10 @@ pub struct DaemonStats {
     pub foreign_attachments: u64,
     /// Traces dropped, oldest first, to stay within [`DaemonOptions::max_traces`](super::DaemonOptions::max_traces).
     pub traces_evicted: u64,
+    /// New entities dropped because their trace held
+    /// [`DaemonOptions::max_entities_per_trace`](super::DaemonOptions::max_entities_per_trace)
+    /// already.
+    pub entities_over_cap: u64,
     /// OTLP datagrams (`T1S` or `T1U`) received, valid or not.
     pub otlp_datagrams: u64,
     /// Of those, `T1U` (unsampled) ones.
@@ -200,6 +204,13 @@ impl fmt::Display for DaemonStats {
         }
         if self.traces_evicted > 0 {
             write!(f, ", {} oldest traces dropped", self.traces_evicted)?;
+        }
+        if self.entities_over_cap > 0 {
+            write!(
+                f,
+                ", {} entities over the per-trace cap dropped",
+                self.entities_over_cap
+            )?;
         }
         match self.kernel_drops {
             Some(n) => write!(f, "; kernel drops {n}"),

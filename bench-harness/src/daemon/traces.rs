@@ -70,6 +70,8 @@ pub struct Trace {
     pub entities: BTreeMap<String, Entity>,
     /// Documents applied to this trace; changes whenever the trace does.
     pub revision: u64,
+    /// New entities not kept because the trace held its store's cap already.
+    pub entities_dropped: u64,
 }
 
 impl Trace {
@@ -78,6 +80,7 @@ impl Trace {
             trace_id: trace_id.to_owned(),
             entities: BTreeMap::new(),
             revision: 0,
+            entities_dropped: 0,
         }
     }
 
@@ -169,6 +172,10 @@ pub(crate) struct TraceStore {
     arrival: VecDeque<String>,
     /// How many traces are kept; beyond it, the oldest goes.
     max_traces: usize,
+    /// How many entities one trace keeps; beyond it, new ones are dropped and counted.
+    max_entities: usize,
+    /// Entities dropped for the cap, over all traces (also the evicted ones).
+    pub(crate) entities_dropped: u64,
     pub(crate) traces_evicted: u64,
     /// Counters that survive `take` and `clear`.
     pub(crate) traces_seen: u64,
@@ -178,18 +185,21 @@ pub(crate) struct TraceStore {
 
 impl Default for TraceStore {
     fn default() -> Self {
-        TraceStore::with_capacity(usize::MAX)
+        TraceStore::with_capacity(usize::MAX, usize::MAX)
     }
 }
 
 impl TraceStore {
-    /// A store that keeps at most `max_traces` traces (at least one).
-    pub(crate) fn with_capacity(max_traces: usize) -> TraceStore {
+    /// A store that keeps at most `max_traces` traces and `max_entities` entities in each
+    /// (at least one of each).
+    pub(crate) fn with_capacity(max_traces: usize, max_entities: usize) -> TraceStore {
         TraceStore {
             traces: BTreeMap::new(),
             owners: HashMap::new(),
             arrival: VecDeque::new(),
             max_traces: max_traces.max(1),
+            max_entities: max_entities.max(1),
+            entities_dropped: 0,
             traces_evicted: 0,
             traces_seen: 0,
             entities_seen: 0,
@@ -242,6 +252,10 @@ impl TraceStore {
                 } else {
                     *existing = Entity { received, ..entity };
                 }
+            } else if trace.entities.len() >= self.max_entities {
+                // A runaway trace (a loop recording spans) must not hold all the memory.
+                trace.entities_dropped += 1;
+                self.entities_dropped += 1;
             } else {
                 self.entities_seen += 1;
                 self.owners

@@ -1,10 +1,15 @@
 //! A local X-Ray: the fake daemon plus a web page to read its traces, and the daemon's TCP
 //! sampling proxy answering with the default rule. The `xray-local` command runs it.
 //!
+//! Segment documents and OTLP datagrams (`T1S` / `T1U`, as ADOT and xray-core's
+//! `otlp-udp` output send them) are shown alike: each span becomes an entity of its trace
+//! (see [`OtlpSpan::to_xray_document`](crate::daemon::OtlpSpan::to_xray_document)).
+//!
 //! The page (HTML, CSS and JS built into the binary, no CDN) polls a small JSON API:
 //! `/api/traces?q=FILTER`, `/api/trace?id=ID`, `/api/map`, `/api/rejected`. Memory is bounded:
-//! the last [`LocalXrayOptions::max_traces`] traces and [`REJECTED_KEPT`] rejected datagrams;
-//! what is dropped is counted and shown.
+//! the last [`LocalXrayOptions::max_traces`] traces, [`LocalXrayOptions::max_entities_per_trace`]
+//! entities in each, and [`REJECTED_KEPT`] rejected datagrams; what is dropped is counted and
+//! shown.
 //!
 //! ```
 //! use bench_harness::local_xray::{LocalXray, LocalXrayOptions};
@@ -19,6 +24,8 @@
 //! ```
 
 mod filter;
+#[cfg(test)]
+mod otlp_tests;
 mod page;
 mod sampling;
 #[cfg(test)]
@@ -66,7 +73,13 @@ pub struct LocalXrayOptions {
     pub web_addr: SocketAddr,
     /// How many traces are kept.
     pub max_traces: usize,
+    /// How many entities one trace keeps; new ones beyond are dropped and counted per trace.
+    pub max_entities_per_trace: usize,
 }
+
+/// The default of [`LocalXrayOptions::max_entities_per_trace`]: far above a real invocation's
+/// tree, low enough that a runaway loop cannot fill the memory.
+pub const DEFAULT_MAX_ENTITIES_PER_TRACE: usize = 1000;
 
 impl Default for LocalXrayOptions {
     /// The daemon's addresses (UDP and TCP 127.0.0.1:2000), the page on 127.0.0.1:2080.
@@ -76,6 +89,7 @@ impl Default for LocalXrayOptions {
             sampling_addr: None,
             web_addr: DEFAULT_WEB_ADDR,
             max_traces: 1000,
+            max_entities_per_trace: DEFAULT_MAX_ENTITIES_PER_TRACE,
         }
     }
 }
@@ -142,6 +156,8 @@ impl LocalXray {
             // The collector drains documents continuously; this only bounds a burst.
             keep_documents: 10_000,
             max_traces: options.max_traces,
+            max_entities_per_trace: options.max_entities_per_trace,
+            otlp_entities: true,
         })?;
         let sampling_addr = options.sampling_addr.unwrap_or(daemon.addr());
         let sampling = HttpServer::start(sampling_addr, "xray-local-sampling", |req| {

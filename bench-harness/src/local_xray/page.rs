@@ -76,6 +76,8 @@ fn traces(req: &Request, state: &State) -> Reply {
             "rejected": stats.rejected,
             "traces_kept": all.len(),
             "traces_evicted": stats.traces_evicted,
+            "entities_over_cap": stats.entities_over_cap,
+            "otlp_spans": stats.otlp_spans,
             "rejected_dropped": rejected_dropped,
             "not_kept": stats.documents_not_kept,
             "kernel_drops": stats.kernel_drops,

@@ -6,10 +6,10 @@ use serde_json::{Value, json};
 
 use super::*;
 
-const WAIT: Duration = Duration::from_secs(20);
+pub(super) const WAIT: Duration = Duration::from_secs(20);
 const TRACE: &str = "1-5759e988-bd862e3fe1be46a994272793";
 
-fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+pub(super) fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut conn = TcpStream::connect(addr).unwrap();
     conn.set_read_timeout(Some(WAIT)).unwrap();
     write!(
@@ -25,7 +25,7 @@ fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Stri
     (status, body)
 }
 
-fn send(xray: &LocalXray, datagrams: &[Vec<u8>]) {
+pub(super) fn send(xray: &LocalXray, datagrams: &[Vec<u8>]) {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let before = xray.daemon().stats().datagrams_received;
     for d in datagrams {
@@ -37,7 +37,7 @@ fn send(xray: &LocalXray, datagrams: &[Vec<u8>]) {
     );
 }
 
-fn doc(value: &Value) -> Vec<u8> {
+pub(super) fn doc(value: &Value) -> Vec<u8> {
     format!("{{\"format\":\"json\",\"version\":1}}\n{value}").into_bytes()
 }
 

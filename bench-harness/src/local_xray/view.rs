@@ -73,8 +73,10 @@ pub struct TraceSummary {
     /// Every annotation of every entity (for the filter).
     #[serde(skip)]
     pub all_annotations: Vec<(String, Value)>,
-    /// Entities received.
+    /// Entities kept.
     pub entities: usize,
+    /// New entities dropped for the per-trace cap.
+    pub entities_dropped: u64,
     /// True while some entity is still in progress.
     pub in_progress: bool,
 }
@@ -110,6 +112,7 @@ impl TraceSummary {
             annotations,
             all_annotations,
             entities: trace.entities.len(),
+            entities_dropped: trace.entities_dropped,
             in_progress: entities.clone().any(|e| e.in_progress),
         }
     }

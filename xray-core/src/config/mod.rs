@@ -24,7 +24,9 @@ mod output;
 pub(crate) use context_missing::CONTEXT_MISSING_LOG;
 
 pub use daemon_address::{DEFAULT_DAEMON, DaemonAddress, DaemonAddressError};
-pub use output::{DEFAULT_OTLP_HTTP_ENDPOINT, HttpEndpoint, OtlpOptions, Output, OutputConfig};
+pub use output::{
+    Compression, DEFAULT_OTLP_HTTP_ENDPOINT, HttpEndpoint, OtlpOptions, Output, OutputConfig,
+};
 
 use std::fmt;
 

@@ -9,6 +9,7 @@
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://host[:port]`; `/v1/traces` is appended | `http://localhost:4318` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_EXPORTER_OTLP_HEADERS` | `key=value,key2=value2` (values percent-decoded) | none |
 //! | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL` | only `http/protobuf` is supported | `http/protobuf` |
+//! | `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, `OTEL_EXPORTER_OTLP_COMPRESSION` | `gzip` or `none` (the first one set wins) | `none` |
 //! | `AWS_REGION`, `AWS_LAMBDA_FUNCTION_NAME` | the resource's `cloud.region` and `faas.name` | unset |
 
 use super::{ConfigWarning, parse_bool};
@@ -51,6 +52,30 @@ pub struct HttpEndpoint {
     pub path: String,
     /// Extra request headers (`OTEL_EXPORTER_OTLP_HEADERS`).
     pub headers: Vec<(String, String)>,
+    /// How request bodies are compressed (`OTEL_EXPORTER_OTLP_COMPRESSION`).
+    pub compression: Compression,
+}
+
+/// OTLP/HTTP body compression.
+///
+/// ```
+/// use xray_core::{Compression, Config, Output};
+/// let env = [("XRAY_RS_OUTPUT", "otlp-http"), ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")];
+/// let (config, warnings) = Config::from_lookup(|k| {
+///     env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+/// });
+/// assert!(warnings.is_empty());
+/// let Output::OtlpHttp(endpoint) = &config.output.kind else { unreachable!() };
+/// assert_eq!(endpoint.compression, Compression::Gzip);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Compression {
+    /// Sent as written.
+    #[default]
+    None,
+    /// `Content-Encoding: gzip`.
+    Gzip,
 }
 
 impl HttpEndpoint {
@@ -89,6 +114,7 @@ impl HttpEndpoint {
             port,
             path: path.to_owned(),
             headers: Vec::new(),
+            compression: Compression::None,
         })
     }
 }
@@ -242,6 +268,19 @@ fn read_endpoint(
     } else {
         default()
     };
+    let compression = [
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+    ]
+    .into_iter()
+    .find_map(|var| lookup(var).map(|v| (var, v)));
+    if let Some((var, v)) = compression {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "gzip" => endpoint.compression = Compression::Gzip,
+            "" | "none" => {}
+            _ => warn(var, &v, "expected gzip or none; using none".into()),
+        }
+    }
     for var in [
         "OTEL_EXPORTER_OTLP_HEADERS",
         "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
@@ -349,5 +388,34 @@ mod tests {
         );
         assert_eq!(w.len(), 3, "{w:?}");
         assert!(w[1].message.contains("https"), "{}", w[1]);
+    }
+
+    #[test]
+    fn compression_is_gzip_or_none_the_traces_variable_first() {
+        let compression = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("XRAY_RS_OUTPUT", "otlp-http")];
+            all.extend_from_slice(pairs);
+            let (o, _, w) = read_from(&all);
+            let Output::OtlpHttp(e) = o else {
+                panic!("{o:?}")
+            };
+            (e.compression, w.len())
+        };
+        assert_eq!(compression(&[]), (Compression::None, 0));
+        assert_eq!(
+            compression(&[("OTEL_EXPORTER_OTLP_COMPRESSION", " GZIP ")]),
+            (Compression::Gzip, 0)
+        );
+        assert_eq!(
+            compression(&[
+                ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+                ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none"),
+            ]),
+            (Compression::None, 0)
+        );
+        assert_eq!(
+            compression(&[("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "zstd")]),
+            (Compression::None, 1)
+        );
     }
 }

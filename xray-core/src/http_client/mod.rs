@@ -5,7 +5,8 @@
 //! host, with `http.request` (method, url) and `http.response` (status, content length);
 //! 4xx marks it `error`, 429 `throttle` and `error`, 5xx `fault`, and a transport failure (no
 //! response) `fault` with the error chain as cause. The request carries `X-Amzn-Trace-Id`
-//! with `Parent` = that subsegment and the incoming header's extra fields (`Lineage`, …); an
+//! with `Parent` = that subsegment and the incoming header's extra fields (`Lineage`, …), the
+//! same context as W3C `traceparent`, and the inbound `tracestate` beside it; an
 //! unsampled invocation records nothing and still sends `Sampled=0`. Requests outside any
 //! trace are sent untouched.
 //!
@@ -167,11 +168,60 @@ pub(crate) enum Plan {
         sub: Option<Subsegment>,
         header: Option<http::HeaderValue>,
         traceparent: Option<http::HeaderValue>,
+        /// The inbound `tracestate`, sent only beside a `traceparent`.
+        tracestate: Option<http::HeaderValue>,
     },
+}
+
+impl Plan {
+    fn trace(
+        sub: Option<Subsegment>,
+        header: Option<http::HeaderValue>,
+        traceparent: Option<http::HeaderValue>,
+    ) -> Plan {
+        let tracestate = traceparent
+            .as_ref()
+            .and_then(|_| crate::runtime::context::with_tracestate(http::HeaderValue::from_str))
+            .and_then(Result::ok);
+        Plan::Trace {
+            sub,
+            header,
+            traceparent,
+            tracestate,
+        }
+    }
+
+    /// Writes the trace headers on `headers`; returns the subsegment to close (`None` when
+    /// not traced or not recorded).
+    pub(crate) fn apply(self, headers: &mut http::HeaderMap) -> Option<Subsegment> {
+        let Plan::Trace {
+            sub,
+            header,
+            traceparent,
+            tracestate,
+        } = self
+        else {
+            return None;
+        };
+        for (name, value) in [
+            (X_AMZN_TRACE_ID, header),
+            (TRACEPARENT, traceparent),
+            (TRACESTATE, tracestate),
+        ] {
+            if let Some(v) = value {
+                headers.insert(name, v);
+            }
+        }
+        sub
+    }
 }
 
 /// The W3C trace-context header name, lowercase and `'static` so it is never copied.
 const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+/// `X-Amzn-Trace-Id` as a `HeaderName`, lowercase and `'static` for the same reason (a
+/// mixed-case `&str` name is lowercased into a new allocation on every insert).
+const X_AMZN_TRACE_ID: http::HeaderName = http::HeaderName::from_static("x-amzn-trace-id");
+const TRACESTATE: http::HeaderName = http::HeaderName::from_static("tracestate");
 
 thread_local! {
     /// Reused for formatting the header before it is copied into a `HeaderValue`.
@@ -203,22 +253,14 @@ impl ClientOptions {
             });
             let header = header_value(&sub);
             let traceparent = header.as_ref().and_then(traceparent);
-            Plan::Trace {
-                sub: Some(sub),
-                header,
-                traceparent,
-            }
+            Plan::trace(Some(sub), header, traceparent)
         } else {
             // Unsampled: nothing recorded, but the callee still learns `Sampled=0`.
             match crate::downstream_header() {
                 Some(h) => {
                     let header = http::HeaderValue::from_str(h.as_str()).ok();
                     let traceparent = header.as_ref().and_then(traceparent);
-                    Plan::Trace {
-                        sub: None,
-                        header,
-                        traceparent,
-                    }
+                    Plan::trace(None, header, traceparent)
                 }
                 None => Plan::Skip,
             }

@@ -4,8 +4,7 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next, Result};
 
-use super::{ClientOptions, Plan, RequestFacts, finish_error, finish_response};
-use crate::trace_header::HEADER_NAME;
+use super::{ClientOptions, RequestFacts, finish_error, finish_response};
 
 /// A `reqwest-middleware` [`Middleware`] that records each request as a `remote` subsegment
 /// and sends `X-Amzn-Trace-Id` with it (see the [module docs](super)).
@@ -46,22 +45,7 @@ impl Middleware for XRayMiddleware {
             port: url.port(),
             path: url.path(),
         };
-        let sub = match self.options.plan(&facts) {
-            Plan::Skip => return next.run(req, extensions).await,
-            Plan::Trace {
-                sub,
-                header,
-                traceparent,
-            } => {
-                if let Some(h) = header {
-                    req.headers_mut().insert(HEADER_NAME, h);
-                }
-                if let Some(h) = traceparent {
-                    req.headers_mut().insert(super::TRACEPARENT, h);
-                }
-                sub
-            }
-        };
+        let sub = self.options.plan(&facts).apply(req.headers_mut());
         let out = next.run(req, extensions).await;
         match &out {
             Ok(resp) => finish_response(sub, resp.status().as_u16(), resp.content_length()),

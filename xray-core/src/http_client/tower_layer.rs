@@ -6,9 +6,8 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 
-use super::{ClientOptions, Plan, RequestFacts, finish_error, finish_response};
+use super::{ClientOptions, RequestFacts, finish_error, finish_response};
 use crate::runtime::subsegment::Subsegment;
-use crate::trace_header::HEADER_NAME;
 
 /// A tower [`Layer`](tower_layer::Layer) that records each outbound request as a `remote`
 /// subsegment and sends `X-Amzn-Trace-Id` with it (see the [module docs](super)).
@@ -81,22 +80,7 @@ where
             port: uri.port_u16(),
             path: uri.path(),
         };
-        let sub = match self.options.plan(&facts) {
-            Plan::Skip => None,
-            Plan::Trace {
-                sub,
-                header,
-                traceparent,
-            } => {
-                if let Some(h) = header {
-                    req.headers_mut().insert(HEADER_NAME, h);
-                }
-                if let Some(h) = traceparent {
-                    req.headers_mut().insert(super::TRACEPARENT, h);
-                }
-                sub
-            }
-        };
+        let sub = self.options.plan(&facts).apply(req.headers_mut());
         XRayClientFuture {
             inner: self.inner.call(req),
             sub,

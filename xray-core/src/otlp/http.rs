@@ -4,7 +4,8 @@
 //! Hand-written over `std::net::TcpStream` because the target is a collector or Lambda
 //! extension on `localhost:4318`: an HTTP client crate (hyper, reqwest) would bring an async
 //! runtime or a TLS stack into every build for one request per invocation. `https://` is not
-//! supported (see [`crate::config::Output`]).
+//! supported (see [`crate::config::Output`]). With `OTEL_EXPORTER_OTLP_COMPRESSION=gzip` the
+//! body is gzipped into a reused buffer (`Content-Encoding: gzip`).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -12,7 +13,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::export::Deliver;
-use crate::config::HttpEndpoint;
+use super::gzip::Gzip;
+use crate::config::{Compression, HttpEndpoint};
 use crate::emit::EmitterCounters;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -25,6 +27,7 @@ pub(crate) struct HttpClient {
     host: String,
     path: String,
     headers: Vec<(String, String)>,
+    gzip: bool,
     conn: Mutex<Conn>,
 }
 
@@ -32,6 +35,10 @@ pub(crate) struct HttpClient {
 struct Conn {
     stream: Option<TcpStream>,
     head: Vec<u8>,
+    /// The gzipped body, reused (`OTEL_EXPORTER_OTLP_COMPRESSION=gzip`).
+    zipped: Vec<u8>,
+    /// Made on the first gzipped request, then reset for each.
+    deflate: Option<Gzip>,
 }
 
 impl HttpClient {
@@ -45,6 +52,7 @@ impl HttpClient {
             host: format!("{}:{}", endpoint.host, endpoint.port),
             path: endpoint.path.clone(),
             headers: endpoint.headers.clone(),
+            gzip: endpoint.compression == Compression::Gzip,
             conn: Mutex::new(Conn::default()),
         }
     }
@@ -54,7 +62,14 @@ impl HttpClient {
         let Some(addr) = self.addr else {
             return Err(io::Error::new(io::ErrorKind::NotFound, "unresolved host"));
         };
-        let head = &mut conn.head;
+        let Conn {
+            stream,
+            head,
+            zipped,
+            deflate,
+        } = conn;
+        let zip = self.gzip && deflate.get_or_insert_with(Gzip::new).compress(body, zipped);
+        let body = if zip { &zipped[..] } else { body };
         head.clear();
         head.extend_from_slice(b"POST ");
         head.extend_from_slice(self.path.as_bytes());
@@ -63,6 +78,9 @@ impl HttpClient {
         head.extend_from_slice(b"\r\nContent-Type: application/x-protobuf\r\nContent-Length: ");
         head.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
         head.extend_from_slice(b"\r\n");
+        if zip {
+            head.extend_from_slice(b"Content-Encoding: gzip\r\n");
+        }
         for (k, v) in &self.headers {
             head.extend_from_slice(k.as_bytes());
             head.extend_from_slice(b": ");
@@ -72,29 +90,29 @@ impl HttpClient {
         head.extend_from_slice(b"\r\n");
         // One retry on a fresh connection: a kept-alive one may have been closed by the peer.
         for attempt in 0..2 {
-            if conn.stream.is_none() {
+            if stream.is_none() {
                 let s = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
                 s.set_read_timeout(Some(IO_TIMEOUT))?;
                 s.set_write_timeout(Some(IO_TIMEOUT))?;
                 s.set_nodelay(true)?;
-                conn.stream = Some(s);
+                *stream = Some(s);
             }
-            let Some(stream) = conn.stream.as_mut() else {
+            let Some(s) = stream.as_mut() else {
                 continue;
             };
-            let result = stream
-                .write_all(&conn.head)
-                .and_then(|()| stream.write_all(body))
-                .and_then(|()| read_response(stream));
+            let result = s
+                .write_all(head)
+                .and_then(|()| s.write_all(body))
+                .and_then(|()| read_response(s));
             match result {
                 Ok((ok, keep)) => {
                     if !keep {
-                        conn.stream = None;
+                        *stream = None;
                     }
                     return Ok(ok);
                 }
                 Err(e) => {
-                    conn.stream = None;
+                    *stream = None;
                     if attempt == 1 {
                         return Err(e);
                     }

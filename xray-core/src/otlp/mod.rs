@@ -45,6 +45,7 @@
 
 mod base64;
 mod export;
+mod gzip;
 mod http;
 mod proto;
 mod span;

@@ -45,10 +45,15 @@ pub(crate) struct Scope {
 }
 
 /// What an unrecorded invocation keeps for downstream headers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Pass {
     ids: PassIds,
     decision: SamplingDecision,
+    /// The inbound W3C `tracestate` (service requests only; bounded by
+    /// [`crate::w3c::TRACESTATE_MAX`]). Shared, so clones of the frame do not copy it; absent
+    /// from Lambda-only builds, whose frames stay as small as before.
+    #[cfg(feature = "service")]
+    pub(crate) tracestate: Option<Arc<str>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +80,8 @@ impl Pass {
         Pass {
             ids: PassIds::Decoded { root, parent },
             decision,
+            #[cfg(feature = "service")]
+            tracestate: None,
         }
     }
 
@@ -87,7 +94,16 @@ impl Pass {
         Pass {
             ids: PassIds::Text { root, parent },
             decision,
+            #[cfg(feature = "service")]
+            tracestate: None,
         }
+    }
+
+    /// The same, with the inbound `tracestate` to pass on.
+    #[cfg(feature = "service")]
+    pub(crate) fn carrying(mut self, tracestate: Option<Arc<str>>) -> Pass {
+        self.tracestate = tracestate;
+        self
     }
 
     /// The trace and the caller's id (text is checked before it is kept, so it decodes).
@@ -132,6 +148,26 @@ impl Frame {
             Frame::Recording(s) => Some(s.rec.header(s.trace, s.id)),
         }
     }
+}
+
+/// Runs `f` on the inbound `tracestate` of the current trace, if it has one. `f` is SDK code
+/// only (it runs while the frame is borrowed).
+#[cfg(feature = "service")]
+pub(crate) fn with_tracestate<R>(f: impl FnOnce(&str) -> R) -> Option<R> {
+    if mode() == MODE_NONE {
+        return None;
+    }
+    FRAME.with(|fr| match &*fr.borrow() {
+        Frame::None | Frame::Passthrough(None) => None,
+        Frame::Passthrough(Some(p)) => p.tracestate.as_deref().map(f),
+        Frame::Recording(s) => s.rec.with_tracestate(f),
+    })
+}
+
+/// Only service requests bring a `tracestate`; a Lambda-only build keeps none.
+#[cfg(not(feature = "service"))]
+pub(crate) fn with_tracestate<R>(_f: impl FnOnce(&str) -> R) -> Option<R> {
+    None
 }
 
 fn sampled_or_not(decision: SamplingDecision) -> SamplingDecision {
@@ -192,6 +228,27 @@ impl Drop for Entered<'_> {
     }
 }
 
+/// What [`Handle::switch_entity`] changed: the entity it made current and the one before.
+#[cfg(feature = "tracing")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Switched {
+    trace: TraceId,
+    to: (EntityIndex, SegmentId),
+    from: (EntityIndex, SegmentId),
+}
+
+/// Puts back the entity [`Handle::switch_entity`] replaced, if the entity it made current is
+/// still the current one in the same trace (otherwise another frame is in place, or a nested
+/// switch was not undone, and nothing is touched).
+#[cfg(feature = "tracing")]
+pub(crate) fn restore_entity(switched: Switched) {
+    with_scope(|s| {
+        if s.trace == switched.trace && (s.node, s.id) == switched.to {
+            (s.node, s.id) = switched.from;
+        }
+    });
+}
+
 /// A handle to the current trace, to carry it into spawned tasks and threads.
 ///
 /// Code run through a handle records under the entity that was current when the handle was
@@ -226,6 +283,30 @@ impl Handle {
     /// True when code run through this handle is recorded.
     pub fn is_recording(&self) -> bool {
         matches!(self.frame, Frame::Recording(_))
+    }
+
+    /// Makes this handle's entity the current one of the running frame, in place, when that
+    /// frame is the same recorded invocation (the same recording and trace); `None`, and
+    /// nothing changed, otherwise. Only the entity moves: the frame stays the invocation's, so
+    /// a swap around a poll carries the change with it and cannot leak it elsewhere.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn switch_entity(&self) -> Option<Switched> {
+        let Frame::Recording(target) = &self.frame else {
+            return None;
+        };
+        with_scope(|s| {
+            if !Arc::ptr_eq(&s.rec, &target.rec) || s.trace != target.trace {
+                return None;
+            }
+            let from = (s.node, s.id);
+            (s.node, s.id) = (target.node, target.id);
+            Some(Switched {
+                trace: target.trace,
+                to: (target.node, target.id),
+                from,
+            })
+        })
+        .flatten()
     }
 
     /// Runs `f` in this handle's trace.

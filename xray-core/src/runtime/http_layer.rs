@@ -20,12 +20,15 @@ use super::service::{IncomingRequest, ServiceSegment, ServiceTracer};
 const TRACE_HEADER: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// Traces every request of the services it wraps with a [`ServiceTracer`] segment.
 ///
 /// For each request the layer:
 ///
-/// - reads `X-Amzn-Trace-Id` (continued when present), the method, the path, `Host` (or the
+/// - reads `X-Amzn-Trace-Id` and the W3C `traceparent` / `tracestate` (continued when
+///   present; the [`crate::w3c`] module docs say which wins), the method, the path, `Host` (or the
 ///   URI's authority), `User-Agent`, and the client address: the first entry of
 ///   `X-Forwarded-For` (recorded with `x_forwarded_for: true`), else a
 ///   [`std::net::SocketAddr`] found in the request's extensions. hyper does not put the peer
@@ -229,8 +232,23 @@ fn begin<B>(tracer: &ServiceTracer, request: &Request<B>) -> ServiceSegment {
         Some(peer.as_str())
     });
 
+    // Several `tracestate` headers are one list (RFC 9110 field combination); a joined value
+    // longer than the buffer is cut, and `bounded_tracestate` then keeps whole members only.
+    let mut tracestate = StackText::<TRACESTATE_BYTES>::new();
+    for (i, v) in headers.get_all(&TRACESTATE).iter().enumerate() {
+        let Ok(v) = std::str::from_utf8(v.as_bytes()) else {
+            continue;
+        };
+        if i > 0 {
+            let _ = fmt::Write::write_str(&mut tracestate, ",");
+        }
+        let _ = fmt::Write::write_str(&mut tracestate, v);
+    }
+
     tracer.begin(&IncomingRequest {
         trace_header: text(headers, &TRACE_HEADER),
+        traceparent: text(headers, &TRACEPARENT),
+        tracestate: Some(tracestate.as_str()).filter(|t| !t.is_empty()),
         host,
         method: Some(request.method().as_str()),
         path: Some(uri.path()),
@@ -255,6 +273,9 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 
 /// The schema keeps 250 characters of a URL; four bytes each at most.
 const URL_BYTES: usize = 1000;
+/// One byte past what a `tracestate` keeps, so a cut value is seen as such and trimmed to
+/// whole members.
+const TRACESTATE_BYTES: usize = crate::w3c::TRACESTATE_MAX + 1;
 /// An IPv6 address with a zone needs at most 47 bytes.
 const PEER_BYTES: usize = 64;
 

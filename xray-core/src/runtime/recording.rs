@@ -94,6 +94,10 @@ pub(crate) struct Shared {
     /// The incoming header's extra fields (`Lineage`, …), passed on in downstream headers.
     /// Apart from the tree so that a header can be written while user code holds it.
     extras: Mutex<String>,
+    /// The inbound W3C `tracestate` of a service request (empty: none), forwarded beside
+    /// `traceparent`; reused like `extras`. Lambda-only builds do without it.
+    #[cfg(feature = "service")]
+    tracestate: Mutex<String>,
     emitter: Emitter,
     clock: Clock,
     counters: Arc<TracerCounters>,
@@ -134,6 +138,8 @@ impl Shared {
                 namespace: String::new(),
             }),
             extras: Mutex::new(String::new()),
+            #[cfg(feature = "service")]
+            tracestate: Mutex::new(String::new()),
             emitter,
             clock,
             counters,
@@ -179,6 +185,8 @@ impl Shared {
             x.clear();
             x.push_str(extras);
         }
+        #[cfg(feature = "service")]
+        lock(&self.tracestate).clear();
         let mut rec = lock(&self.recording);
         let rec = &mut *rec;
         rec.tree.reset(trace);
@@ -394,6 +402,21 @@ impl Shared {
         self.counters
             .invocations_near_deadline
             .fetch_add(1, Relaxed);
+    }
+
+    /// Keeps `value` as this recording's inbound `tracestate` (set right after `begin`).
+    #[cfg(feature = "service")]
+    pub(crate) fn set_tracestate(&self, value: &str) {
+        let mut t = lock(&self.tracestate);
+        t.clear();
+        t.push_str(value);
+    }
+
+    /// Runs `f` on the inbound `tracestate`, if there is one.
+    #[cfg(feature = "service")]
+    pub(crate) fn with_tracestate<R>(&self, f: impl FnOnce(&str) -> R) -> Option<R> {
+        let t = lock(&self.tracestate);
+        (!t.is_empty()).then(|| f(&t))
     }
 
     /// The header for a downstream call made under `id`.

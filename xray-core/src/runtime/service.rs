@@ -14,13 +14,17 @@ use crate::model::EntityMut;
 use crate::name::sanitize_name_into;
 use crate::sampling::{RuleName, Sampler, SamplingRequest};
 use crate::trace_header::{SamplingDecision, TraceHeader};
+use crate::w3c;
 
 use super::context::{Frame, Pass, Scope};
 use super::host::HostFacts;
 use super::recording::Root;
 use super::tracer::Tracer;
 
+mod inbound;
 mod segment;
+
+use inbound::Inbound;
 
 pub use segment::ServiceSegment;
 
@@ -57,6 +61,11 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct IncomingRequest<'a> {
     /// The `X-Amzn-Trace-Id` header, as received.
     pub trace_header: Option<&'a str>,
+    /// The W3C `traceparent` header, as received (see [`crate::w3c`] for which header wins).
+    pub traceparent: Option<&'a str>,
+    /// The W3C `tracestate` header (several received ones joined with `,`), forwarded
+    /// downstream when the `traceparent` it came with is followed.
+    pub tracestate: Option<&'a str>,
     /// The `Host` header (sampling rules' `host`).
     pub host: Option<&'a str>,
     /// The method (`http.request.method`; sampling rules' `http_method`).
@@ -221,7 +230,10 @@ impl ServiceTracer {
     /// Opens the segment for `request`.
     ///
     /// An incoming header is continued: its `Root` is the trace id and its `Parent` the
-    /// segment's `parent_id`; `Sampled=1` and `Sampled=0` are obeyed. With `Sampled=?`, no
+    /// segment's `parent_id`; `Sampled=1` and `Sampled=0` are obeyed. A W3C `traceparent` is
+    /// continued the same way (its `sampled` flag obeyed) when there is no `X-Amzn-Trace-Id`,
+    /// and fills a missing `Parent` or `Sampled` of one naming the same trace; the
+    /// [`crate::w3c`] module docs give the whole rule. With `Sampled=?`, no
     /// `Sampled` or no header, the sampler decides from the host, method, path, segment name
     /// and origin, and a centralized rule's name is recorded in `aws.xray.sampling_rule_name`.
     /// Without a readable `Root` the trace is new: a fresh trace id when sampled; when not,
@@ -242,9 +254,23 @@ impl ServiceTracer {
         if header.malformed().any() {
             counters.malformed_headers.fetch_add(1, Relaxed);
         }
+        let traceparent = match request.traceparent.map(w3c::parse_traceparent) {
+            Some(Ok(p)) => Some(p),
+            Some(Err(_)) => {
+                counters.malformed_headers.fetch_add(1, Relaxed);
+                None
+            }
+            None => None,
+        };
+        let inbound = Inbound::resolve(&header, traceparent);
+        let tracestate = if inbound.w3c {
+            request.tracestate.and_then(w3c::bounded_tracestate)
+        } else {
+            None
+        };
         let mut rule = None;
         let sampled = !config.disabled
-            && match header.sampled() {
+            && match inbound.decision {
                 SamplingDecision::Sampled => true,
                 SamplingDecision::NotSampled => false,
                 SamplingDecision::Requested | SamplingDecision::Unknown => {
@@ -260,8 +286,8 @@ impl ServiceTracer {
                 }
             };
         // A `Parent` only means something in the trace its `Root` names.
-        let (trace_id, parent) = match header.root() {
-            Some(root) => (root, header.parent()),
+        let (trace_id, parent) = match inbound.root {
+            Some(root) => (root, inbound.parent),
             None if sampled || !config.noop_ids => (
                 TraceId::random_at(tracer.clock().now().seconds() as u32),
                 None,
@@ -271,11 +297,12 @@ impl ServiceTracer {
         if !sampled {
             counters.invocations_unsampled.fetch_add(1, Relaxed);
             return ServiceSegment {
-                frame: Frame::Passthrough(Some(Pass::new(
-                    trace_id,
-                    parent,
-                    SamplingDecision::NotSampled,
-                ))),
+                // The tracestate is bounded, and only there when the caller sent one with a
+                // followed traceparent.
+                frame: Frame::Passthrough(Some(
+                    Pass::new(trace_id, parent, SamplingDecision::NotSampled)
+                        .carrying(tracestate.map(Arc::from)),
+                )),
                 root: None,
                 trace_id,
                 id: None,
@@ -294,6 +321,9 @@ impl ServiceTracer {
             (config.capture_response, config.capture_error),
             |e| inner.describe(e, request, rule),
         );
+        if let Some(state) = tracestate {
+            rec.set_tracestate(state);
+        }
         ServiceSegment {
             frame: Frame::Recording(Scope {
                 rec,
@@ -362,3 +392,5 @@ impl Inner {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod w3c_tests;

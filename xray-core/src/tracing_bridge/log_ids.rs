@@ -111,9 +111,16 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    if let Some(scope) = ctx.event_scope() {
+    // In a recorded invocation the current entity is the innermost (an entered span's
+    // subsegment, or a captured function inside it); elsewhere a recorded span still knows
+    // its trace (a thread without the invocation's frame).
+    if !crate::runtime::api::is_sampled()
+        && let Some(scope) = ctx.event_scope()
+    {
         for span in scope {
-            if let Some(SpanSubsegment(Some(sub))) = span.extensions().get::<SpanSubsegment>() {
+            if let Some(SpanSubsegment { sub: Some(sub), .. }) =
+                span.extensions().get::<SpanSubsegment>()
+            {
                 return sub.write_downstream_header(out);
             }
         }

@@ -28,20 +28,29 @@
 //! Spans at `INFO` or more severe (the level `#[tracing::instrument]` uses) created inside a
 //! sampled invocation, or under a span that is itself a subsegment; change the level with
 //! [`SubsegmentLayer::max_level`], or pick spans with [`SubsegmentLayer::filter`]. The
-//! subsegment is named after the span and opened under the span's nearest ancestor that is a
-//! subsegment, else under the X-Ray entity current where the span is created; it closes when
-//! the span closes.
+//! subsegment is named after the span and opened under the X-Ray entity current where the
+//! span is created (the innermost: an entered span's subsegment, or a captured function
+//! inside it); a span given an explicit parent, or created where its invocation is not
+//! running, goes under its nearest ancestor that is a subsegment. It closes when the span
+//! closes.
 //!
 //! Fields become metadata (in the service's namespace), fields named with
 //! [`SubsegmentLayer::annotate`] annotations; an `error` field, or an `ERROR` event inside
-//! the span, marks the subsegment as a fault with the error as cause.
+//! the span, marks the subsegment as a fault with the error as cause (an event marks the
+//! current entity: one inside a captured function marks that function's subsegment).
 //!
-//! # Limitations
+//! # The current entity
 //!
-//! Entering a span does not change the current X-Ray entity: a `#[capture_method]` function
-//! called inside a span nests under the entity current at the span's creation, not under the
-//! span.
+//! While a recorded span is entered, its subsegment is the current X-Ray entity of its
+//! invocation: a `#[capture_method]` function, an [`in_subsegment`](crate::in_subsegment), an
+//! HTTP, SQL or AWS call, or a span made inside it nests under the span, and on exit the
+//! entity before comes back. `async { .. }.instrument(span)` enters the span around every
+//! poll, so the same holds across `.await`s, and under `run_concurrent` each invocation's
+//! spans only ever change that invocation's current entity. A span entered where its
+//! invocation is not running (another thread without a [`Handle`], or after
+//! the invocation ended) changes nothing there.
 
+mod current;
 mod fields;
 mod log_ids;
 
@@ -53,6 +62,7 @@ use tracing_core::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::runtime::context::Handle;
 use crate::runtime::subsegment::Subsegment;
 
 pub use log_ids::WithTraceId;
@@ -61,8 +71,12 @@ pub use log_ids::WithTraceId;
 /// current code is not in a sampled invocation, a new span is dismissed after two loads.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-/// The subsegment of one span, kept in the span's extensions (taken out when it closes).
-struct SpanSubsegment(Option<Subsegment>);
+/// The subsegment of one span, kept in the span's extensions (taken out when it closes), and
+/// a handle to it for making it current when the span is entered.
+struct SpanSubsegment {
+    sub: Option<Subsegment>,
+    handle: Handle,
+}
 
 impl Drop for SpanSubsegment {
     fn drop(&mut self) {
@@ -146,7 +160,8 @@ where
 {
     let span = ctx.span(id)?;
     for s in span.scope() {
-        if let Some(SpanSubsegment(Some(sub))) = s.extensions().get::<SpanSubsegment>() {
+        if let Some(SpanSubsegment { sub: Some(sub), .. }) = s.extensions().get::<SpanSubsegment>()
+        {
             return Some(f(sub));
         }
     }
@@ -163,22 +178,32 @@ where
         if (!sampled && LIVE.load(Ordering::Relaxed) == 0) || !self.wants(meta) {
             return;
         }
-        let parent = if attrs.is_contextual() {
-            ctx.current_span().id().cloned()
-        } else {
-            attrs.parent().cloned()
-        };
         let name = meta.name();
-        let sub = parent
-            .and_then(|p| with_nearest(&ctx, &p, |ps| ps.in_scope(|| Subsegment::begin(name))))
-            .or_else(|| sampled.then(|| Subsegment::begin(name)));
+        let sub = if sampled && attrs.is_contextual() {
+            // The current entity is the innermost: entering a recorded span made it current,
+            // and a captured function called inside one is deeper still.
+            Some(Subsegment::begin(name))
+        } else {
+            let parent = if attrs.is_contextual() {
+                ctx.current_span().id().cloned()
+            } else {
+                attrs.parent().cloned()
+            };
+            parent
+                .and_then(|p| with_nearest(&ctx, &p, |ps| ps.in_scope(|| Subsegment::begin(name))))
+                .or_else(|| sampled.then(|| Subsegment::begin(name)))
+        };
         let Some(sub) = sub.filter(Subsegment::is_recording) else {
             return;
         };
         attrs.record(&mut fields::Recorder::new(&sub, &self.annotations));
         if let Some(span) = ctx.span(id) {
             LIVE.fetch_add(1, Ordering::Relaxed);
-            span.extensions_mut().insert(SpanSubsegment(Some(sub)));
+            let handle = sub.handle();
+            span.extensions_mut().insert(SpanSubsegment {
+                sub: Some(sub),
+                handle,
+            });
         }
     }
 
@@ -187,7 +212,8 @@ where
             return;
         }
         if let Some(span) = ctx.span(id)
-            && let Some(SpanSubsegment(Some(sub))) = span.extensions().get::<SpanSubsegment>()
+            && let Some(SpanSubsegment { sub: Some(sub), .. }) =
+                span.extensions().get::<SpanSubsegment>()
         {
             values.record(&mut fields::Recorder::new(sub, &self.annotations));
         }
@@ -198,17 +224,43 @@ where
             return;
         }
         let target = event.metadata().target();
+        let sampled = crate::runtime::api::is_sampled();
+        if sampled && event.is_contextual() {
+            // The current entity is the innermost one this event happened in.
+            crate::runtime::api::with_current(|mut e| {
+                fields::record_error_event_on(&mut e, target, event);
+            });
+            return;
+        }
         let recorded = ctx.event_span(event).and_then(|span| {
             with_nearest(&ctx, &span.id(), |sub| {
                 fields::record_error_event(sub, target, event);
             })
         });
-        if recorded.is_none() && crate::runtime::api::is_sampled() {
+        if recorded.is_none() && sampled {
             // Not under a recorded span: the error belongs to the current X-Ray entity.
             crate::runtime::api::with_current(|mut e| {
                 fields::record_error_event_on(&mut e, target, event);
             });
         }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if LIVE.load(Ordering::Relaxed) == 0 || !crate::runtime::api::is_sampled() {
+            return;
+        }
+        if let Some(span) = ctx.span(id)
+            && let Some(held) = span.extensions().get::<SpanSubsegment>()
+        {
+            current::enter(id, &held.handle);
+        }
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        if LIVE.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        current::exit(id);
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
@@ -217,7 +269,7 @@ where
         }
         if let Some(span) = ctx.span(&id)
             && let Some(mut held) = span.extensions_mut().remove::<SpanSubsegment>()
-            && let Some(sub) = held.0.take()
+            && let Some(sub) = held.sub.take()
         {
             sub.end();
         }

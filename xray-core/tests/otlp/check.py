@@ -17,6 +17,7 @@
 """
 
 import base64
+import gzip
 import json
 import os
 import sys
@@ -176,7 +177,14 @@ def serve(directory, count):
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             ok = self.path == "/v1/traces" and \
                 self.headers.get("Content-Type") == "application/x-protobuf"
+            encoding = self.headers.get("Content-Encoding")
             try:
+                # As a collector does: gunzip a gzip body (the stdlib's RFC 1952 reader),
+                # refuse any other encoding; what is kept is the decoded protobuf.
+                if encoding == "gzip":
+                    body = gzip.decompress(body)
+                elif encoding is not None:
+                    raise ValueError(f"unsupported Content-Encoding {encoding}")
                 ExportTraceServiceRequest().ParseFromString(body)
             except Exception:  # noqa: BLE001 - any decode error is a 400
                 ok = False

@@ -30,6 +30,29 @@ pub fn sink() -> &'static MemorySink {
     })
 }
 
+/// A service request continuing a fresh W3C trace with `tracestate` (when given): the segment
+/// (its trace, the tracer being the global one) and the X-Ray root it continues.
+pub fn w3c_request(
+    sampled: bool,
+    tracestate: Option<&str>,
+) -> (xray_core::service::ServiceSegment, String) {
+    use xray_core::service::{HostFacts, IncomingRequest, ServiceTracer};
+    sink();
+    let root = xray_core::TraceId::random();
+    let parent = PARENT.parse().unwrap();
+    let traceparent = xray_core::w3c::format_traceparent(&root, parent, sampled);
+    let service = ServiceTracer::builder(xray_core::global().clone(), "orders")
+        .host(HostFacts::default())
+        .build();
+    let segment = service.begin(&IncomingRequest {
+        traceparent: Some(std::str::from_utf8(&traceparent).unwrap()),
+        tracestate,
+        ..IncomingRequest::default()
+    });
+    assert_eq!(segment.is_sampled(), sampled);
+    (segment, root.to_string())
+}
+
 /// A fresh trace per test: (header, root).
 pub fn header(sampled: &str, extras: &str) -> (String, String) {
     let root = xray_core::TraceId::random().to_string();
@@ -84,6 +107,7 @@ pub struct Seen {
     pub path: String,
     pub trace_header: Option<String>,
     pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
 }
 
 /// A hyper server on 127.0.0.1: `/status/N` answers N, everything else 200 with `hello`.
@@ -138,6 +162,10 @@ fn answer(req: &Request<Incoming>, log: &Mutex<Vec<Seen>>) -> Response<Full<Byte
         traceparent: req
             .headers()
             .get("traceparent")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        tracestate: req
+            .headers()
+            .get("tracestate")
             .map(|v| v.to_str().unwrap().to_owned()),
     });
     let status = req

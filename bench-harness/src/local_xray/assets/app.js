@@ -1,6 +1,6 @@
 // xray-local's page. Every string from a trace is written with textContent (never innerHTML),
 // so names, annotations and rejected datagrams cannot inject markup. The state lives in the
-// URL fragment (#q=…&trace=…&entity=…) so a view can be linked to and reloaded.
+// URL fragment (#q=…&trace=…&entity=…&map=1) so a view can be linked to and reloaded.
 "use strict";
 
 const POLL_MS = 2000;
@@ -25,7 +25,10 @@ function svg(tag, attrs, text) {
 
 function readState() {
   const params = new URLSearchParams(location.hash.slice(1));
-  return { q: params.get("q") || "", trace: params.get("trace") || "", entity: params.get("entity") || "" };
+  return {
+    q: params.get("q") || "", trace: params.get("trace") || "", entity: params.get("entity") || "",
+    map: params.get("map") || "",
+  };
 }
 
 function writeState(changes) {
@@ -67,6 +70,8 @@ function renderList(data, state) {
   document.getElementById("stats").textContent =
     `${s.datagrams} datagrams: ${s.accepted} accepted, ${s.rejected} rejected · ` +
     `${s.traces_kept} traces kept, ${s.traces_evicted} oldest dropped` +
+    (s.otlp_spans ? ` · ${s.otlp_spans} OTLP spans` : "") +
+    (s.entities_over_cap ? ` · ${s.entities_over_cap} entities over the per-trace cap dropped` : "") +
     (s.kernel_drops ? ` · kernel drops ${s.kernel_drops}` : "") +
     (s.not_kept ? ` · ${s.not_kept} datagrams not inspected for rejections (burst)` : "") +
     (s.rejected_dropped ? ` · ${s.rejected_dropped} older rejections dropped` : "");
@@ -76,7 +81,8 @@ function renderList(data, state) {
   body.replaceChildren(...data.traces.map((t) => {
     const row = el("tr", { "data-trace": t.trace_id, class: t.trace_id === state.trace ? "selected" : "" },
       el("td", {}, when(t.start)),
-      el("td", {}, ms(t.duration) + (t.in_progress ? " (in progress)" : "")),
+      el("td", {}, ms(t.duration) + (t.in_progress ? " (in progress)" : "") +
+        (t.entities_dropped ? ` (${t.entities_dropped} entities over the cap dropped)` : "")),
       statusCell(t.status),
       el("td", { class: "trace-name" }, t.name),
       el("td", { class: "trace-annotations" }, annotationText(t.annotations)),
@@ -89,6 +95,9 @@ function renderList(data, state) {
 function renderWaterfall(data, state) {
   document.getElementById("trace-section").hidden = false;
   document.getElementById("trace-id").textContent = data.summary.trace_id;
+  document.getElementById("trace-dropped").textContent = data.summary.entities_dropped
+    ? `${data.summary.entities_dropped} entities over the per-trace cap were dropped; the waterfall is incomplete.`
+    : "";
   const total = data.summary.duration || 0;
   const rows = data.rows.map((r) => {
     const left = total > 0 && r.offset != null ? (100 * r.offset) / total : 0;
@@ -122,7 +131,9 @@ function renderDetails(row) {
     if (key === "cause" && Array.isArray(f.cause.exceptions)) {
       for (const ex of f.cause.exceptions) {
         parts.push(el("div", { class: "problem" }, `${ex.type || "exception"}: ${ex.message || ""}`));
-        const stack = (ex.stack || []).map((s) => `  at ${s.label || "?"} (${s.path || "?"}:${s.line ?? "?"})`).join("\n");
+        // OTLP stacks are text lines, kept as labels without a path.
+        const stack = (ex.stack || []).map((s) =>
+          `  at ${s.label || "?"}` + (s.path || s.line != null ? ` (${s.path || "?"}:${s.line ?? "?"})` : "")).join("\n");
         if (stack) parts.push(el("pre", {}, stack));
       }
     } else {
@@ -169,6 +180,8 @@ function renderMap(map) {
     root.append(g);
   });
   document.getElementById("map").replaceChildren(root);
+  document.getElementById("map-count").textContent =
+    `(${map.nodes.length} nodes, ${map.edges.length} edges)`;
   document.querySelector("#edges tbody").replaceChildren(...map.edges.map((e) =>
     el("tr", {}, el("td", {}, map.nodes[e.from].name), el("td", {}, map.nodes[e.to].name),
       el("td", {}, e.calls), el("td", {}, e.errors), el("td", {}, e.faults))));
@@ -217,7 +230,17 @@ document.getElementById("filter-form").addEventListener("submit", (event) => {
   event.preventDefault();
   writeState({ q: document.getElementById("filter").value });
 });
-window.addEventListener("hashchange", refresh);
-document.getElementById("filter").value = readState().q;
+document.getElementById("map-section").addEventListener("toggle", (event) => {
+  writeState({ map: event.target.open ? "1" : "" });
+});
+// Only when the URL changes (a link, the back button), not on every poll: a poll must not
+// undo a click or a keystroke in flight.
+function syncControls() {
+  const state = readState();
+  document.getElementById("map-section").open = state.map === "1";
+  document.getElementById("filter").value = state.q;
+}
+window.addEventListener("hashchange", () => { syncControls(); refresh(); });
+syncControls();
 refresh();
 setInterval(refresh, POLL_MS);

@@ -66,6 +66,7 @@ fn continues_a_sampled_header_with_host_sdk_and_request_fields() {
         user_agent: Some("curl/8"),
         client_ip: Some("203.0.113.7"),
         x_forwarded_for: true,
+        ..IncomingRequest::default()
     });
     assert!(seg.is_sampled());
     assert_eq!(seg.trace_id().to_string(), ROOT);
