@@ -131,6 +131,12 @@ fn sql_query(c: &mut Criterion) {
     g.finish();
 }
 
+/// The baseline's layer: it does nothing, so both sides have the same layered shape (a bare
+/// `Registry` alone measured slower and far noisier here).
+struct NoOp;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for NoOp {}
+
 fn tracing_span(c: &mut Criterion) {
     use tracing_subscriber::layer::SubscriberExt;
     use xray_core::tracing_bridge::SubsegmentLayer;
@@ -144,11 +150,6 @@ fn tracing_span(c: &mut Criterion) {
         seg.in_scope(span);
         seg.finish(Some(200), None);
     };
-    // The baseline is the same registry with a layer that does nothing, so both sides have
-    // the same layered shape (a bare `Registry` alone measured slower and far noisier here).
-    struct NoOp;
-    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for NoOp {}
-
     let mut g = c.benchmark_group("tracing_span");
     tracing::subscriber::with_default(tracing_subscriber::registry().with(NoOp), || {
         g.bench_function("noop_layer_baseline", |b| b.iter(|| in_segment(SAMPLED)));

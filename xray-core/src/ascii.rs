@@ -117,8 +117,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn reference_hex8(b: &[u8; 8]) -> Option<u32> {
-        std::str::from_utf8(b)
+    fn reference_hex8(b: [u8; 8]) -> Option<u32> {
+        std::str::from_utf8(&b)
             .ok()
             .filter(|s| s.bytes().all(|c| c.is_ascii_hexdigit()))
             .and_then(|s| u32::from_str_radix(s, 16).ok())
@@ -144,8 +144,8 @@ mod tests {
     proptest! {
         #[test]
         fn hex8_agrees_with_the_standard_parser(b in proptest::array::uniform8(any::<u8>())) {
-            prop_assert_eq!(parse_hex8(u64::from_le_bytes(b)), reference_hex8(&b));
-            prop_assert_eq!(is_hex(&b), reference_hex8(&b).is_some());
+            prop_assert_eq!(parse_hex8(u64::from_le_bytes(b)), reference_hex8(b));
+            prop_assert_eq!(is_hex(&b), reference_hex8(b).is_some());
         }
 
         #[test]
@@ -158,7 +158,7 @@ mod tests {
             b in proptest::array::uniform8(proptest::sample::select(
                 b"0123456789abcdefABCDEF/:@G`g \x10\x7f\xff".to_vec()))
         ) {
-            prop_assert_eq!(parse_hex8(u64::from_le_bytes(b)), reference_hex8(&b));
+            prop_assert_eq!(parse_hex8(u64::from_le_bytes(b)), reference_hex8(b));
         }
     }
 
