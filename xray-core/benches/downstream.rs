@@ -1,10 +1,12 @@
-//! Downstream calls, bare vs. recorded, in one group each: an HTTP GET through hyper-util's
-//! client to a hyper server on 127.0.0.1 (plain client vs. `XRayClientLayer`, sampled and
-//! unsampled), and a SQLite query (plain pool vs. `XRayPool`, sampled and unsampled). Every
-//! iteration runs inside a service segment (begun, finished, written to a discarding emitter)
-//! in all variants, so the difference is what the integration adds.
+//! Downstream calls and `tracing` spans, bare vs. recorded, in one group each: an HTTP GET
+//! through hyper-util's client to a hyper server on 127.0.0.1 (plain client vs.
+//! `XRayClientLayer`, sampled and unsampled), a SQLite query (plain pool vs. `XRayPool`,
+//! sampled and unsampled), and an entered `tracing` span (a registry with a no-op layer vs.
+//! the registry with `SubsegmentLayer`: sampled, unsampled, outside any trace). Every iteration runs inside
+//! a service segment (begun, finished, written to a discarding emitter) in all variants but
+//! the "outside" ones, so the difference is what the integration adds.
 //!
-//! Run: `cargo bench -p xray-core --features tower-client,sqlx --bench downstream -- --warm-up-time 1 --measurement-time 3`
+//! Run: `cargo bench -p xray-core --features tower-client,sqlx,tracing --bench downstream -- --warm-up-time 1 --measurement-time 3`
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -129,5 +131,41 @@ fn sql_query(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, http_request, sql_query);
+/// The baseline's layer: it does nothing, so both sides have the same layered shape (a bare
+/// `Registry` alone measured slower and far noisier here).
+struct NoOp;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for NoOp {}
+
+fn tracing_span(c: &mut Criterion) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use xray_core::tracing_bridge::SubsegmentLayer;
+
+    let service = service();
+    let span = || {
+        tracing::info_span!("validate", order = 7_u64).in_scope(|| black_box(1_u64));
+    };
+    let in_segment = |header: &str| {
+        let seg = segment(&service, header);
+        seg.in_scope(span);
+        seg.finish(Some(200), None);
+    };
+    let mut g = c.benchmark_group("tracing_span");
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(NoOp), || {
+        g.bench_function("noop_layer_baseline", |b| b.iter(|| in_segment(SAMPLED)));
+        g.bench_function("noop_layer_unsampled_baseline", |b| {
+            b.iter(|| in_segment(UNSAMPLED));
+        });
+        g.bench_function("noop_layer_outside_baseline", |b| b.iter(span));
+    });
+    let layered = tracing_subscriber::registry().with(SubsegmentLayer::new());
+    tracing::subscriber::with_default(layered, || {
+        g.bench_function("xray_layer_sampled", |b| b.iter(|| in_segment(SAMPLED)));
+        g.bench_function("xray_layer_unsampled", |b| b.iter(|| in_segment(UNSAMPLED)));
+        g.bench_function("xray_layer_outside", |b| b.iter(span));
+    });
+    g.finish();
+}
+
+criterion_group!(benches, http_request, sql_query, tracing_span);
 criterion_main!(benches);

@@ -15,6 +15,7 @@
 //! fixed offsets (one 64-byte count of `;` and three comparisons); anything else takes the
 //! field walk.
 
+use crate::ascii::is_hex;
 use crate::trace_header::SamplingDecision;
 
 /// `Root=` + trace id + `;` + `Parent=` + segment id + `;`.
@@ -42,20 +43,48 @@ pub fn sampled_decision(raw: &str) -> SamplingDecision {
     walk(raw)
 }
 
+/// The ids of a header in the Lambda service's layout, checked but still as text, with its
+/// decision; `None` for any other layout or an id that is not one. An unsampled invocation
+/// keeps them as they are and decodes them only if a downstream header asks (see
+/// `runtime::context`); checking costs a fraction of decoding.
+#[inline]
+pub(crate) fn canonical_ids(raw: &str) -> Option<(SamplingDecision, [u8; 35], [u8; 16])> {
+    let b = raw.as_bytes();
+    let decision = layout(b)?;
+    let root: [u8; 35] = b[5..40].try_into().ok()?;
+    let parent: [u8; 16] = b[48..64].try_into().ok()?;
+    // Hex ids hold no `;`, so this also settles what `canonical` scans for.
+    let ids_ok = root.starts_with(b"1-")
+        && root[10] == b'-'
+        && is_hex(&root[2..10])
+        && is_hex(&root[11..])
+        && is_hex(&parent);
+    ids_ok.then_some((decision, root, parent))
+}
+
 /// The Lambda service's layout. `None` when the input does not follow it exactly (or its
 /// `Sampled` value is unreadable), leaving the answer to the field walk.
 #[inline]
 fn canonical(b: &[u8]) -> Option<SamplingDecision> {
+    let decision = layout(b)?;
+    // The two fields before `Sampled` are `Root` and `Parent` only if the `;`s in the first 65
+    // bytes are exactly the two separators; otherwise an earlier field could be `Sampled`.
+    // Checked eight bytes at a time (a byte-counting loop here did not vectorise and was most
+    // of the scan): no `;` in 0..40 nor in 41..64, the last chunk overlapping the one before.
+    [0, 8, 16, 24, 32, 41, 49, 56]
+        .iter()
+        .all(|&at| !has_semicolon(&b[at..at + 8]))
+        .then_some(decision)
+}
+
+/// `Root=<35>;Parent=<16>;Sampled=<c>` at fixed offsets, with the field ending there; the
+/// caller still has to rule out a `;` inside the two ids.
+#[inline]
+fn layout(b: &[u8]) -> Option<SamplingDecision> {
     const AT: usize = CANONICAL_SAMPLED_AT;
     let head: &[u8; AT] = b.get(..AT)?.try_into().ok()?;
     let value = *b.get(AT + 8)?;
-    // The two fields before `Sampled` are `Root` and `Parent` only if the `;`s in the first 65
-    // bytes are exactly the two separators; otherwise an earlier field could be `Sampled`.
-    // Over a fixed 65-byte array this loop vectorises; `bytecount` is not worth a dependency.
-    #[allow(clippy::naive_bytecount)]
-    let separators = head.iter().filter(|&&c| c == b';').count();
-    if !(separators == 2
-        && head[40] == b';'
+    if !(head[40] == b';'
         && head[AT - 1] == b';'
         && head.starts_with(b"Root=")
         && head[41..48] == *b"Parent="
@@ -84,6 +113,18 @@ fn walk(raw: &str) -> SamplingDecision {
     SamplingDecision::Unknown
 }
 
+/// True when one of the eight bytes is `;`.
+#[inline]
+fn has_semicolon(chunk: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+        return true;
+    };
+    // A zero byte where `;` was; the subtraction test has no false positives for "any".
+    let x = u64::from_le_bytes(bytes) ^ (ONES * u64::from(b';'));
+    x.wrapping_sub(ONES) & !x & (ONES * 0x80) != 0
+}
+
 #[inline]
 fn decision(value: &[u8]) -> Option<SamplingDecision> {
     match value {
@@ -109,6 +150,23 @@ mod tests {
             TraceHeader::parse(raw).sampled(),
             "{raw:?}"
         );
+    }
+
+    #[test]
+    fn canonical_ids_are_the_text_at_the_fixed_offsets() {
+        let raw = format!("Root={ROOT};Parent={PARENT};Sampled=0;Lineage=a87bd80c:1");
+        let (d, root, parent) = canonical_ids(&raw).unwrap();
+        assert_eq!(d, SamplingDecision::NotSampled);
+        assert_eq!(&root, ROOT.as_bytes());
+        assert_eq!(&parent, PARENT.as_bytes());
+        assert!(canonical_ids(&format!("Parent={PARENT};Root={ROOT};Sampled=0")).is_none());
+        // Not ids: left to the full parser, which counts them.
+        let bad_root = "1-5759e988-bd862e3fe1be46a99427279z";
+        assert!(canonical_ids(&format!("Root={bad_root};Parent={PARENT};Sampled=0")).is_none());
+        assert!(canonical_ids(&format!("Root={ROOT};Parent=53995c3f42cd8adZ;Sampled=0")).is_none());
+        let shape = "2-5759e988-bd862e3fe1be46a994272793";
+        assert!(canonical_ids(&format!("Root={shape};Parent={PARENT};Sampled=0")).is_none());
+        assert!(canonical_ids(&format!("Root={ROOT};Parent={PARENT}")).is_none());
     }
 
     #[test]
@@ -201,7 +259,42 @@ mod tests {
         ]
     }
 
+    /// Whatever `canonical_ids` keeps as text is what the full parser reads from the header.
+    fn ids_agree(raw: &str) -> Result<(), TestCaseError> {
+        if let Some((decision, root, parent)) = canonical_ids(raw) {
+            let full = TraceHeader::parse(raw);
+            prop_assert_eq!(Some(decision), Some(full.sampled()));
+            prop_assert_eq!(
+                crate::TraceId::parse_bytes(&root).ok(),
+                full.root(),
+                "{:?}",
+                raw
+            );
+            prop_assert_eq!(
+                crate::SegmentId::parse_hex_bytes(&parent).ok(),
+                full.parent(),
+                "{:?}",
+                raw
+            );
+            prop_assert!(!full.malformed().any());
+        }
+        Ok(())
+    }
+
     proptest! {
+        #[test]
+        fn ids_kept_as_text_are_the_ones_the_parser_reads(
+            at in 0usize..80,
+            byte in prop::sample::select(vec![b';', b'-', b'g', b'G', b'A', b'f', b'0', b'/', b':', b'1']),
+            value in prop::sample::select(vec!['1', '0', '?']),
+        ) {
+            let mut raw = format!("Root={ROOT};Parent={PARENT};Sampled={value};Lineage=a:1").into_bytes();
+            if at < raw.len() {
+                raw[at] = byte;
+            }
+            ids_agree(&String::from_utf8(raw).unwrap())?;
+        }
+
         #[test]
         fn agrees_with_the_full_parser_on_assembled_headers(
             parts in prop::collection::vec(piece(), 0..8),
@@ -229,6 +322,7 @@ mod tests {
             raw.truncate(cut);
             let raw = String::from_utf8(raw).unwrap();
             prop_assert_eq!(sampled_decision(&raw), TraceHeader::parse(&raw).sampled(), "{:?}", raw);
+            ids_agree(&raw)?;
         }
 
         #[test]

@@ -10,6 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
 
+use crate::ascii::parse_hex8_at;
+
 /// A 64-bit segment or subsegment id, written as 16 lowercase hex digits.
 ///
 /// The all-zero id is reserved for entities that are not recorded (see
@@ -66,11 +68,9 @@ impl SegmentId {
         if b.len() != 16 {
             return Err(IdError::Length);
         }
-        let mut v = 0u64;
-        for &c in b {
-            v = (v << 4) | u64::from(hex_value(c).ok_or(IdError::NotHex)?);
-        }
-        Ok(SegmentId(v))
+        let hi = parse_hex8_at(b).ok_or(IdError::NotHex)?;
+        let lo = parse_hex8_at(&b[8..]).ok_or(IdError::NotHex)?;
+        Ok(SegmentId((u64::from(hi) << 32) | u64::from(lo)))
     }
 }
 
@@ -197,15 +197,11 @@ impl TraceId {
         if b[0] != b'1' || b[1] != b'-' || b[10] != b'-' {
             return Err(IdError::Shape);
         }
-        let mut epoch = 0u32;
-        for &c in &b[2..10] {
-            epoch = (epoch << 4) | u32::from(hex_value(c).ok_or(IdError::NotHex)?);
-        }
+        let epoch = parse_hex8_at(&b[2..]).ok_or(IdError::NotHex)?;
         let mut random = [0u8; 12];
-        for (i, pair) in b[11..].chunks_exact(2).enumerate() {
-            let hi = hex_value(pair[0]).ok_or(IdError::NotHex)?;
-            let lo = hex_value(pair[1]).ok_or(IdError::NotHex)?;
-            random[i] = (hi << 4) | lo;
+        for (i, word) in random.chunks_exact_mut(4).enumerate() {
+            let v = parse_hex8_at(&b[11 + 8 * i..]).ok_or(IdError::NotHex)?;
+            word.copy_from_slice(&v.to_be_bytes());
         }
         Ok(TraceId { epoch, random })
     }
@@ -253,29 +249,6 @@ impl fmt::Display for IdError {
 }
 
 impl std::error::Error for IdError {}
-
-/// Hex digit values; 0xff marks a byte that is not a hex digit.
-static HEX_VALUE: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
-
-#[inline]
-fn hex_value(c: u8) -> Option<u8> {
-    let v = HEX_VALUE[c as usize];
-    (v != 0xff).then_some(v)
-}
 
 /// Views hex output as text; the input is always ASCII built from `HEX`.
 fn ascii(bytes: &[u8]) -> &str {

@@ -198,6 +198,11 @@ impl Entity {
     }
 
     pub(crate) fn reset_and_trim(&mut self) {
+        // A slot whose last use set nothing beyond name, ids and times holds no entries and no
+        // groups that could have grown; `Recycle::push` resets it when it is reused.
+        if !self.extended {
+            return;
+        }
         self.reset();
         self.annotations.trim(ENTRIES_KEEP, |a| {
             if a.text.capacity() > STRING_KEEP {

@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::id::{SegmentId, TraceId};
+use crate::id::{SegmentId, TRACE_ID_LEN, TraceId};
 use crate::model::EntityIndex;
 use crate::trace_header::{EncodedHeader, SamplingDecision, TraceHeader};
 
@@ -47,14 +47,75 @@ pub(crate) struct Scope {
 /// What an unrecorded invocation keeps for downstream headers.
 #[derive(Debug, Clone)]
 pub(crate) struct Pass {
-    pub(crate) root: TraceId,
-    pub(crate) parent: Option<SegmentId>,
-    pub(crate) decision: SamplingDecision,
+    ids: PassIds,
+    decision: SamplingDecision,
     /// The inbound W3C `tracestate` (service requests only; bounded by
     /// [`crate::w3c::TRACESTATE_MAX`]). Shared, so clones of the frame do not copy it; absent
     /// from Lambda-only builds, whose frames stay as small as before.
     #[cfg(feature = "service")]
     pub(crate) tracestate: Option<Arc<str>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum PassIds {
+    Decoded {
+        root: TraceId,
+        parent: Option<SegmentId>,
+    },
+    /// The header's ids as Lambda wrote them, decoded only if a downstream header is asked
+    /// for: most unsampled invocations make no traced call, and reading 48 hex digits up
+    /// front was most of what an unsampled invocation cost.
+    Text {
+        root: [u8; TRACE_ID_LEN],
+        parent: [u8; 16],
+    },
+}
+
+impl Pass {
+    pub(crate) fn new(
+        root: TraceId,
+        parent: Option<SegmentId>,
+        decision: SamplingDecision,
+    ) -> Pass {
+        Pass {
+            ids: PassIds::Decoded { root, parent },
+            decision,
+            #[cfg(feature = "service")]
+            tracestate: None,
+        }
+    }
+
+    /// Ids kept as text, from a header in Lambda's layout.
+    pub(crate) fn from_text(
+        root: [u8; TRACE_ID_LEN],
+        parent: [u8; 16],
+        decision: SamplingDecision,
+    ) -> Pass {
+        Pass {
+            ids: PassIds::Text { root, parent },
+            decision,
+            #[cfg(feature = "service")]
+            tracestate: None,
+        }
+    }
+
+    /// The same, with the inbound `tracestate` to pass on.
+    #[cfg(feature = "service")]
+    pub(crate) fn carrying(mut self, tracestate: Option<Arc<str>>) -> Pass {
+        self.tracestate = tracestate;
+        self
+    }
+
+    /// The trace and the caller's id (text is checked before it is kept, so it decodes).
+    pub(crate) fn ids(&self) -> Option<(TraceId, Option<SegmentId>)> {
+        match self.ids {
+            PassIds::Decoded { root, parent } => Some((root, parent)),
+            PassIds::Text { root, parent } => Some((
+                TraceId::parse_bytes(&root).ok()?,
+                SegmentId::parse_hex_bytes(&parent).ok(),
+            )),
+        }
+    }
 }
 
 /// What code runs under.
@@ -81,7 +142,8 @@ impl Frame {
         match self {
             Frame::None | Frame::Passthrough(None) => None,
             Frame::Passthrough(Some(p)) => {
-                Some(TraceHeader::new(p.root, p.parent, sampled_or_not(p.decision)).encode())
+                let (root, parent) = p.ids()?;
+                Some(TraceHeader::new(root, parent, sampled_or_not(p.decision)).encode())
             }
             Frame::Recording(s) => Some(s.rec.header(s.trace, s.id)),
         }

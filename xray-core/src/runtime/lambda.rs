@@ -164,12 +164,22 @@ impl LambdaInvocation {
             }
         };
         let counters = tracer.counters();
+        // An emitter sending unsampled invocations (`T1U`) has them recorded too.
+        let sends_unsampled = tracer.emitter().sends_unsampled();
+        // Not sampled, in Lambda's layout, and nothing to record: the ids stay text until a
+        // downstream header needs them (see `Pass`).
+        if !sends_unsampled
+            && let Some((decision, root, parent)) = crate::header_scan::canonical_ids(header)
+            && decision != SamplingDecision::Sampled
+        {
+            counters.invocations_unsampled.fetch_add(1, Relaxed);
+            inv.frame = Frame::Passthrough(Some(Pass::from_text(root, parent, decision)));
+            return inv;
+        }
         let parsed = TraceHeader::parse(header);
         if parsed.malformed().any() {
             counters.malformed_headers.fetch_add(1, Relaxed);
         }
-        // An emitter sending unsampled invocations (`T1U`) has them recorded too.
-        let sends_unsampled = tracer.emitter().sends_unsampled();
         let (root, parent, decision, extras) = (
             parsed.root(),
             parsed.parent(),
@@ -214,13 +224,7 @@ impl LambdaInvocation {
             }
             (root, parent) => {
                 counters.invocations_unsampled.fetch_add(1, Relaxed);
-                inv.frame = Frame::Passthrough(root.map(|root| Pass {
-                    root,
-                    parent,
-                    decision,
-                    #[cfg(feature = "service")]
-                    tracestate: None,
-                }));
+                inv.frame = Frame::Passthrough(root.map(|root| Pass::new(root, parent, decision)));
             }
         }
         inv

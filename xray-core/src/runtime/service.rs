@@ -297,13 +297,12 @@ impl ServiceTracer {
         if !sampled {
             counters.invocations_unsampled.fetch_add(1, Relaxed);
             return ServiceSegment {
-                frame: Frame::Passthrough(Some(Pass {
-                    root: trace_id,
-                    parent,
-                    decision: SamplingDecision::NotSampled,
-                    // Bounded, and only when the caller sent one with a followed traceparent.
-                    tracestate: tracestate.map(Arc::from),
-                })),
+                // The tracestate is bounded, and only there when the caller sent one with a
+                // followed traceparent.
+                frame: Frame::Passthrough(Some(
+                    Pass::new(trace_id, parent, SamplingDecision::NotSampled)
+                        .carrying(tracestate.map(Arc::from)),
+                )),
                 root: None,
                 trace_id,
                 id: None,

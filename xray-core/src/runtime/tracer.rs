@@ -174,7 +174,10 @@ impl Tracer {
 
     /// True for the first invocation of the process (never under provisioned concurrency).
     pub(crate) fn take_cold_start(&self) -> bool {
-        let first = self.inner.cold_start.swap(false, Relaxed);
+        // Read before swapping: after the first invocation this is a plain load, not a
+        // locked write to a line every invocation's thread shares.
+        let flag = &self.inner.cold_start;
+        let first = flag.load(Relaxed) && flag.swap(false, Relaxed);
         first && !self.inner.config.provisioned_concurrency
     }
 
