@@ -19,6 +19,7 @@
 //! let _builder = Builder.interceptor(XRayInterceptor::new());
 //! ```
 
+mod s3;
 mod wire;
 
 use std::fmt;
@@ -29,11 +30,12 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
-    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+    FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use aws_types::endpoint_config::EndpointUrl;
 use aws_types::region::Region;
 
 use crate::model::{AwsParam, Namespace};
@@ -121,24 +123,6 @@ impl Intercept for XRayInterceptor {
         Ok(())
     }
 
-    fn read_after_serialization(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _rc: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let Some(op) = cfg.load::<Operation>() else {
-            return Ok(());
-        };
-        let service = cfg.load::<Metadata>().map_or("", Metadata::service);
-        let request = context.request();
-        let body = request.body().bytes().unwrap_or_default();
-        op.with(|sub| {
-            sub.with_fields(|e| wire::record_request(e, service, request.uri(), body));
-        });
-        Ok(())
-    }
-
     fn modify_before_transmit(
         &self,
         context: &mut BeforeTransmitInterceptorContextMut<'_>,
@@ -147,7 +131,19 @@ impl Intercept for XRayInterceptor {
     ) -> Result<(), BoxError> {
         let header = match cfg.load::<Operation>() {
             Some(op) => {
-                op.attempts.fetch_add(1, Ordering::Relaxed);
+                // The parameters, once: only now is the endpoint applied to the URI (S3's
+                // bucket is in it), and every attempt sends the same request.
+                if op.attempts.fetch_add(1, Ordering::Relaxed) == 0 {
+                    let request = context.request();
+                    let request = wire::Request {
+                        service: cfg.load::<Metadata>().map_or("", Metadata::service),
+                        uri: request.uri(),
+                        content_type: request.headers().get("content-type").unwrap_or_default(),
+                        body: request.body().bytes().unwrap_or_default(),
+                        endpoint: cfg.load::<EndpointUrl>().map(|u| u.0.as_str()),
+                    };
+                    op.with(|sub| sub.with_fields(|e| wire::record_request(e, &request)));
+                }
                 op.with(Subsegment::downstream_header).flatten()
             }
             None => crate::downstream_header().map(|h| h.as_str().to_owned()),
