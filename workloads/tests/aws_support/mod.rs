@@ -160,7 +160,11 @@ fn serve(conn: TcpStream, upstream: SocketAddr, shared: &Mutex<Shared>) -> std::
                 // `… Credential=AKID/20260101/us-east-1/s3/aws4_request, …`
                 "authorization" => {
                     if let Some(scope) = value.split("Credential=").nth(1) {
-                        service = scope.split('/').nth(3).unwrap_or_default().to_owned();
+                        scope
+                            .split('/')
+                            .nth(3)
+                            .unwrap_or_default()
+                            .clone_into(&mut service);
                     }
                 }
                 "connection" => continue,
@@ -253,9 +257,11 @@ fn as_s3_answers(answer: Vec<u8>, n: u32) -> (Vec<u8>, Option<String>, Option<St
     }
     let id_2 = format!("s3-id-2/{n}+proxy=");
     if let Some(id) = &request_id {
-        out.push_str(&format!("\r\nx-amz-request-id: {id}"));
+        out.push_str("\r\nx-amz-request-id: ");
+        out.push_str(id);
     }
-    out.push_str(&format!("\r\nx-amz-id-2: {id_2}"));
+    out.push_str("\r\nx-amz-id-2: ");
+    out.push_str(&id_2);
     let mut bytes = out.into_bytes();
     bytes.extend_from_slice(&answer[head_end..]);
     (bytes, request_id, Some(id_2))
