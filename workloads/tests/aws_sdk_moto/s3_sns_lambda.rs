@@ -1,5 +1,6 @@
 //! S3, SNS and Lambda: S3's bucket and key from the URI (path-style against moto,
-//! virtual-hosted against an in-process HTTP client), its request ids, and no object bytes;
+//! virtual-hosted against an in-process HTTP client), its request ids, no object bytes, and
+//! a missing key;
 //! SNS's topic and no message, and a permission error; Lambda's function name on a 404.
 
 use std::sync::{Arc, Mutex};
@@ -93,6 +94,10 @@ pub(crate) async fn call(
             assert_eq!(&bytes[..], OBJECT);
             "ok".to_owned()
         }
+        "s3 missing" => match c.s3.get_object().bucket("photos").key("gone").send().await {
+            Ok(_) => "unexpected".to_owned(),
+            Err(e) => format!("err {}", aws_sdk_s3::error::DisplayErrorContext(&e)),
+        },
         "s3 virtual-hosted" => {
             for client in [&c.s3_virtual.aws, &c.s3_virtual.custom] {
                 client
@@ -175,6 +180,24 @@ pub(crate) fn check(world: &World) {
         subs[2].fields["http"]["response"]["content_length"],
         OBJECT.len()
     );
+
+    // S3, a missing key: a 404 is an error, S3's XML error code the remote cause.
+    let (out, subs, _) = world.invoke("s3 missing");
+    assert!(out.contains("NoSuchKey"), "{out}");
+    let e = &subs[0];
+    assert_eq!(e.fields["error"], true);
+    assert!(e.fields.get("fault").is_none());
+    assert_eq!(e.fields["http"]["response"]["status"], 404);
+    assert_eq!(
+        (aws(e, "bucket_name"), aws(e, "key")),
+        (&"photos".into(), &"gone".into())
+    );
+    let ex = &e.fields["cause"]["exceptions"][0];
+    assert_eq!(
+        (ex["type"].as_str(), ex["remote"].as_bool()),
+        (Some("NoSuchKey"), Some(true))
+    );
+    assert_headers_name(world, &subs, 1);
 
     // S3, virtual-hosted: the bucket from the host, on AWS's endpoint and on a custom one.
     let (uris, subs, _) = world.invoke("s3 virtual-hosted");
