@@ -26,10 +26,35 @@ struct JsonRequest<'a> {
     topic_arn: Option<Cow<'a, str>>,
 }
 
-/// Records the request parameters of DOWNSTREAM.md §1 found in `body` (JSON) or in the form
-/// fields of a query-protocol body (SNS), and Lambda's function name from the `uri`.
-pub(crate) fn record_request(e: &mut EntityMut<'_>, service: &str, uri: &str, body: &[u8]) {
-    if body.first() == Some(&b'{') {
+/// Records the request parameters of DOWNSTREAM.md §1. The body is read only when it is a
+/// JSON-protocol document (DynamoDB, SQS, KMS) or a query-protocol form (SNS): there it holds
+/// the parameters. REST protocols (S3, Lambda) carry them in the URI and the body is the
+/// user's payload (an object, an invocation's event), never read.
+pub(crate) fn record_request(e: &mut EntityMut<'_>, request: &Request<'_>) {
+    let Request {
+        service,
+        uri,
+        content_type,
+        body,
+        endpoint,
+    } = *request;
+    if service.eq_ignore_ascii_case("s3") {
+        let at = super::s3::s3_location(uri, endpoint);
+        if let Some(bucket) = at.bucket {
+            e.aws_param(AwsParam::BucketName, bucket);
+        }
+        if let Some(key) = &at.key {
+            e.aws_param(AwsParam::Key, key);
+        }
+        return;
+    }
+    if service.eq_ignore_ascii_case("lambda") {
+        if let Some(name) = lambda_function(uri) {
+            e.aws_param(AwsParam::FunctionName, &name);
+        }
+        return;
+    }
+    if content_type.starts_with("application/x-amz-json") {
         // A body that is not the JSON the service expects records nothing: the call itself
         // will say what is wrong with it.
         if let Ok(r) = serde_json::from_slice::<JsonRequest<'_>>(body) {
@@ -52,14 +77,25 @@ pub(crate) fn record_request(e: &mut EntityMut<'_>, service: &str, uri: &str, bo
                 e.aws_param(AwsParam::TopicArn, v);
             }
         }
-    } else if let Some(arn) = form_field(body, b"TopicArn") {
+    } else if content_type.starts_with("application/x-www-form-urlencoded")
+        && let Some(arn) = form_field(body, b"TopicArn")
+    {
         e.aws_param(AwsParam::TopicArn, &arn);
     }
-    if service.eq_ignore_ascii_case("lambda")
-        && let Some(name) = lambda_function(uri)
-    {
-        e.aws_param(AwsParam::FunctionName, &name);
-    }
+}
+
+/// What [`record_request`] reads of one serialized request.
+#[derive(Clone, Copy)]
+pub(crate) struct Request<'a> {
+    /// The operation's service (`Metadata::service`: `S3`, `DynamoDB`, …).
+    pub(crate) service: &'a str,
+    pub(crate) uri: &'a str,
+    /// The `Content-Type` header, empty when absent.
+    pub(crate) content_type: &'a str,
+    /// The body when it is in memory (empty when streamed).
+    pub(crate) body: &'a [u8],
+    /// The client's configured endpoint URL, when not AWS's own.
+    pub(crate) endpoint: Option<&'a str>,
 }
 
 /// `…/functions/<name>/invocations` (the name percent-encoded when it is an ARN).
@@ -67,26 +103,31 @@ fn lambda_function(uri: &str) -> Option<Cow<'_, str>> {
     let path = uri.split('?').next()?;
     let rest = &path[path.find("/functions/")? + "/functions/".len()..];
     let name = rest.split('/').next().filter(|n| !n.is_empty())?;
-    Some(percent_decode(name.as_bytes()))
+    Some(percent_decode_path(name.as_bytes()))
 }
 
 /// The value of `name` in an `application/x-www-form-urlencoded` body.
 fn form_field<'a>(body: &'a [u8], name: &[u8]) -> Option<Cow<'a, str>> {
     body.split(|&b| b == b'&').find_map(|pair| {
         let eq = pair.iter().position(|&b| b == b'=')?;
-        (&pair[..eq] == name).then(|| percent_decode(&pair[eq + 1..]))
+        (&pair[..eq] == name).then(|| percent_decode(&pair[eq + 1..], true))
     })
 }
 
-fn percent_decode(s: &[u8]) -> Cow<'_, str> {
-    if !s.iter().any(|&b| b == b'%' || b == b'+') {
+/// A URI path segment: `+` is a plus sign there, not a space as in a form.
+pub(crate) fn percent_decode_path(s: &[u8]) -> Cow<'_, str> {
+    percent_decode(s, false)
+}
+
+fn percent_decode(s: &[u8], plus_is_space: bool) -> Cow<'_, str> {
+    if !s.iter().any(|&b| b == b'%' || (plus_is_space && b == b'+')) {
         return String::from_utf8_lossy(s);
     }
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
         match s[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < s.len() => {
                 let hex = std::str::from_utf8(&s[i + 1..i + 3])
                     .ok()
@@ -233,6 +274,7 @@ mod tests {
                 .as_deref(),
             Some("my-fn")
         );
-        assert_eq!(percent_decode(b"100%").as_ref(), "100%");
+        assert_eq!(percent_decode(b"100%", true).as_ref(), "100%");
+        assert_eq!(percent_decode_path(b"a+b%2Fc").as_ref(), "a+b/c");
     }
 }
