@@ -108,6 +108,12 @@ impl Operation {
     }
 }
 
+/// True inside an invocation that is not recorded (unsampled, or tracing disabled): one
+/// thread-local load.
+fn unrecorded_invocation() -> bool {
+    crate::runtime::context::mode() == crate::runtime::context::MODE_PASSTHROUGH
+}
+
 impl Intercept for XRayInterceptor {
     fn name(&self) -> &'static str {
         "XRayInterceptor"
@@ -121,12 +127,17 @@ impl Intercept for XRayInterceptor {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        // A call in an unrecorded invocation stores nothing (a stored value costs 2
+        // allocations) and looks nothing up (every config-bag lookup walks the bag's layers):
+        // its header is taken from the current frame at each attempt. Outside any invocation
+        // it goes on, so that `Subsegment::begin` applies the context-missing strategy.
+        if unrecorded_invocation() {
+            return Ok(());
+        }
         let (service, operation) = cfg
             .load::<Metadata>()
             .map_or(("AWS", ""), |m| (m.service(), m.name()));
         let sub = Subsegment::begin(service);
-        // Unsampled and untraced calls store nothing (a stored value costs 2 allocations):
-        // the header is taken from the current frame at each attempt.
         if !sub.is_recording() {
             return Ok(());
         }
@@ -149,7 +160,13 @@ impl Intercept for XRayInterceptor {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let header = match cfg.load::<Operation>() {
+        // Only a recorded call stored its operation (see `read_before_serialization`).
+        let op = if unrecorded_invocation() {
+            None
+        } else {
+            cfg.load::<Operation>()
+        };
+        let header = match op {
             Some(op) => {
                 // The parameters, once: only now is the endpoint applied to the URI (S3's
                 // bucket is in it), and every attempt sends the same request.
@@ -185,6 +202,9 @@ impl Intercept for XRayInterceptor {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        if unrecorded_invocation() {
+            return Ok(());
+        }
         let Some(op) = cfg.load::<Operation>() else {
             return Ok(());
         };
