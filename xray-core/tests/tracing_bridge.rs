@@ -275,8 +275,12 @@ fn an_entered_span_is_the_current_entity() {
     assert_nesting(&root, "N-1");
 }
 
-#[test]
-fn interleaved_invocations_keep_their_own_spans_current() {
+/// Runs `handler` for two sampled invocations tagged `tags`, interleaved on one thread
+/// (`join!` on a current-thread runtime); gives each one's result and trace root.
+fn interleaved<F: Future<Output = Result<String, Error>>>(
+    handler: impl Fn(LambdaEvent<String>) -> F,
+    tags: [&str; 2],
+) -> [(Result<String, Error>, String); 2] {
     install();
     let current_thread = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -286,16 +290,20 @@ fn interleaved_invocations_keep_their_own_spans_current() {
     let (hb, root_b) = header("1", "");
     let (a, b) = current_thread.block_on(async {
         tokio::join!(
-            nesting(event("I-A".to_owned(), &ha)),
-            nesting(event("I-B".to_owned(), &hb))
+            handler(event(tags[0].to_owned(), &ha)),
+            handler(event(tags[1].to_owned(), &hb))
         )
     });
-    assert_eq!(
-        (a.unwrap(), b.unwrap()),
-        ("I-A".to_owned(), "I-B".to_owned())
-    );
-    assert_nesting(&root_a, "I-A");
-    assert_nesting(&root_b, "I-B");
+    [(a, root_a), (b, root_b)]
+}
+
+#[test]
+fn interleaved_invocations_keep_their_own_spans_current() {
+    let tags = ["I-A", "I-B"];
+    for ((out, root), tag) in interleaved(nesting, tags).into_iter().zip(tags) {
+        assert_eq!(out.unwrap(), tag);
+        assert_nesting(&root, tag);
+    }
 }
 
 #[capture_lambda_handler]
@@ -369,21 +377,9 @@ async fn holds_guard(event: LambdaEvent<String>) -> Result<String, Error> {
 
 #[test]
 fn guards_held_across_awaits_of_interleaved_invocations_stay_apart() {
-    install();
-    let current_thread = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (ha, root_a) = header("1", "");
-    let (hb, root_b) = header("1", "");
-    let (a, b) = current_thread.block_on(async {
-        tokio::join!(
-            holds_guard(event("G-A".to_owned(), &ha)),
-            holds_guard(event("G-B".to_owned(), &hb))
-        )
-    });
-    assert!(a.is_ok() && b.is_ok());
-    for (root, tag) in [(root_a, "G-A"), (root_b, "G-B")] {
+    let tags = ["G-A", "G-B"];
+    for ((out, root), tag) in interleaved(holds_guard, tags).into_iter().zip(tags) {
+        assert!(out.is_ok());
         let docs = documents(&root);
         assert_eq!(children(&docs[0]), ["held", "after"], "{docs:#?}");
         let held = find(&docs, "held")[0];

@@ -10,13 +10,13 @@ use xray_core::testing::{
 };
 use xray_core::{
     Config, Output, OutputConfig, TraceId, Tracer,
-    model::{EntityTree, Timestamp},
+    model::EntityTree,
     wire::{EmitBuffer, Emitter},
 };
 
 mod workload;
 
-use workload::{Step, event, handler};
+use workload::{event, handler};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -76,18 +76,7 @@ fn a_warm_batch_split_across_datagrams_allocates_nothing() {
     let mut tree = EntityTree::new(TraceId::random());
     let mut buf = EmitBuffer::new();
     let mut invocation = || {
-        tree.reset(TraceId::random());
-        let root = tree.begin_segment("api", None, Timestamp::now());
-        for i in 0..40_u32 {
-            let s = tree.begin_subsegment(root, "## step", Timestamp::now());
-            tree.entity_mut(s)
-                .put_annotation("step", i)
-                .unwrap()
-                .put_metadata("default", "step", &Step { n: i, label: "x" })
-                .unwrap();
-            tree.end(s, Timestamp::now());
-        }
-        tree.end(root, Timestamp::now());
+        let root = workload::steps_tree(&mut tree, 40);
         emitter.emit(&mut tree, root, &mut buf);
     };
     for _ in 0..3 {

@@ -21,13 +21,13 @@ use xray_core::testing::{
 };
 use xray_core::{
     Compression, Config, HttpEndpoint, Output, OutputConfig, TraceId, Tracer,
-    model::{EntityTree, Timestamp},
+    model::EntityTree,
     wire::{EmitBuffer, Emitter},
 };
 
 mod workload;
 
-use workload::{Step, event, handler};
+use workload::{event, handler};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -182,18 +182,7 @@ fn a_warm_gzipped_emission_allocates_nothing() {
     let mut buf = EmitBuffer::new();
     // An invocation's worth of spans, each with an annotation and metadata.
     let mut invocation = || {
-        tree.reset(TraceId::random());
-        let root = tree.begin_segment("api", None, Timestamp::now());
-        for i in 0..20_u32 {
-            let s = tree.begin_subsegment(root, "## step", Timestamp::now());
-            tree.entity_mut(s)
-                .put_annotation("step", i)
-                .unwrap()
-                .put_metadata("default", "step", &Step { n: i, label: "x" })
-                .unwrap();
-            tree.end(s, Timestamp::now());
-        }
-        tree.end(root, Timestamp::now());
+        let root = workload::steps_tree(&mut tree, 20);
         emitter.emit(&mut tree, root, &mut buf);
     };
     // Warm-up: the connection, the deflate state, the buffers' capacity.

@@ -3,7 +3,8 @@
 //! its own counting allocator around it.
 
 use lambda_runtime::{Context, LambdaEvent};
-use xray_core::{capture_lambda_handler, capture_method};
+use xray_core::model::{EntityIndex, EntityTree, Timestamp};
+use xray_core::{TraceId, capture_lambda_handler, capture_method};
 
 #[derive(serde::Serialize)]
 pub struct Step {
@@ -41,4 +42,26 @@ pub fn event() -> LambdaEvent<u32> {
         "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
     );
     LambdaEvent::new(1, ctx)
+}
+
+/// Empties `tree` for a new trace and records a segment with `steps` closed subsegments, each
+/// with an annotation and metadata: an invocation's worth of spans for the emitter tests.
+#[allow(
+    dead_code,
+    reason = "each test binary includes this module; not all build trees"
+)]
+pub fn steps_tree(tree: &mut EntityTree, steps: u32) -> EntityIndex {
+    tree.reset(TraceId::random());
+    let root = tree.begin_segment("api", None, Timestamp::now());
+    for i in 0..steps {
+        let s = tree.begin_subsegment(root, "## step", Timestamp::now());
+        tree.entity_mut(s)
+            .put_annotation("step", i)
+            .unwrap()
+            .put_metadata("default", "step", &Step { n: i, label: "x" })
+            .unwrap();
+        tree.end(s, Timestamp::now());
+    }
+    tree.end(root, Timestamp::now());
+    root
 }
