@@ -5,9 +5,8 @@
 
 use std::error::Error;
 use std::fmt;
-use std::net::UdpSocket;
 
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use xray_core::{capture_lambda_handler, capture_method};
 
 /// A `std::error::Error` with a source.
@@ -115,27 +114,8 @@ async fn handler(event: LambdaEvent<String>) -> Result<(), DbError> {
 }
 
 fn main() {
-    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let emitter = xray_core::wire::Emitter::udp(
-        daemon.local_addr().unwrap(),
-        xray_core::wire::DEFAULT_DATAGRAM_LIMIT,
-    );
-    let tracer = xray_core::Tracer::with_emitter(xray_core::Config::default(), emitter);
-    assert!(xray_core::set_global(tracer).is_ok());
-
-    let mut context = Context::default();
-    context.xray_trace_id = Some(
-        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let result = rt.block_on(handler(LambdaEvent::new("{".to_owned(), context)));
+    let (result, doc) = invoke_sampled(handler, "{".to_owned());
     assert_eq!(result.unwrap_err().to_string(), "database unavailable");
-
-    let mut buf = vec![0u8; 65_536];
-    let n = daemon.recv(&mut buf).unwrap();
-    let doc: serde_json::Value = serde_json::from_slice(&buf[30..n]).unwrap();
     assert_eq!(doc["name"], "## handler");
     assert_eq!(doc["fault"], true);
     let subsegment = |name: &str, nth: usize| -> serde_json::Value {
@@ -192,3 +172,5 @@ fn main() {
     assert!(e.get("message").is_none(), "{e}");
     assert_eq!(subsegment("## succeeds", 0).get("fault"), None);
 }
+
+include!("../support/invoke.rs");

@@ -4,11 +4,10 @@
 #![deny(warnings)]
 
 use std::future::Future;
-use std::net::UdpSocket;
 use std::pin::Pin;
 use std::time::Duration;
 
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use xray_core::{capture_lambda_handler, capture_method};
 
 #[capture_method]
@@ -61,27 +60,8 @@ async fn handler(_event: LambdaEvent<()>) -> Result<(), String> {
 }
 
 fn main() {
-    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let emitter = xray_core::wire::Emitter::udp(
-        daemon.local_addr().unwrap(),
-        xray_core::wire::DEFAULT_DATAGRAM_LIMIT,
-    );
-    let tracer = xray_core::Tracer::with_emitter(xray_core::Config::default(), emitter);
-    assert!(xray_core::set_global(tracer).is_ok());
-
-    let mut context = Context::default();
-    context.xray_trace_id = Some(
-        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
-    assert_eq!(rt.block_on(handler(LambdaEvent::new((), context))), Ok(()));
-
-    let mut buf = vec![0u8; 65_536];
-    let n = daemon.recv(&mut buf).unwrap();
-    let doc: serde_json::Value = serde_json::from_slice(&buf[30..n]).unwrap();
+    let (result, doc) = invoke_sampled(handler, ());
+    assert_eq!(result, Ok(()));
     let subsegments = doc["subsegments"].as_array().unwrap();
     assert_eq!(subsegments.len(), 5, "{doc:#}");
     let duration = |s: &serde_json::Value| {
@@ -108,3 +88,5 @@ fn main() {
         "empty put"
     );
 }
+
+include!("../support/invoke.rs");

@@ -5,10 +5,9 @@
 #![deny(warnings)]
 
 use std::collections::HashMap;
-use std::net::UdpSocket;
 use std::panic::Location;
 
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use xray_core::{capture_lambda_handler, capture_method};
 
 #[capture_method]
@@ -101,26 +100,8 @@ async fn handler(_event: LambdaEvent<()>) -> Result<u32, String> {
 }
 
 fn main() {
-    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let emitter = xray_core::wire::Emitter::udp(
-        daemon.local_addr().unwrap(),
-        xray_core::wire::DEFAULT_DATAGRAM_LIMIT,
-    );
-    let tracer = xray_core::Tracer::with_emitter(xray_core::Config::default(), emitter);
-    assert!(xray_core::set_global(tracer).is_ok());
-
-    let mut context = Context::default();
-    context.xray_trace_id = Some(
-        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    assert_eq!(rt.block_on(handler(LambdaEvent::new((), context))), Ok(1));
-
-    let mut buf = vec![0u8; 65_536];
-    let n = daemon.recv(&mut buf).unwrap();
-    let doc: serde_json::Value = serde_json::from_slice(&buf[30..n]).unwrap();
+    let (result, doc) = invoke_sampled(handler, ());
+    assert_eq!(result, Ok(1));
     let subsegments = doc["subsegments"].as_array().unwrap();
     let named = |name: &str| -> Vec<&serde_json::Value> {
         subsegments.iter().filter(|s| s["name"] == name).collect()
@@ -148,3 +129,5 @@ fn main() {
     );
     assert!(named("## unit_early")[0].get("fault").is_none());
 }
+
+include!("../support/invoke.rs");

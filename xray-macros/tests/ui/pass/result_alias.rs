@@ -2,9 +2,8 @@
 // one, so its errors are recorded as faults, sync and async, on methods and handlers.
 #![deny(warnings)]
 
-use std::net::UdpSocket;
 
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use xray_core::{capture_lambda_handler, capture_method};
 
 type Outcome = Result<u32, String>;
@@ -40,26 +39,8 @@ async fn handler(_event: LambdaEvent<()>) -> HandlerResult {
 }
 
 fn main() {
-    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let emitter = xray_core::wire::Emitter::udp(
-        daemon.local_addr().unwrap(),
-        xray_core::wire::DEFAULT_DATAGRAM_LIMIT,
-    );
-    let tracer = xray_core::Tracer::with_emitter(xray_core::Config::default(), emitter);
-    assert!(xray_core::set_global(tracer).is_ok());
-
-    let mut context = Context::default();
-    context.xray_trace_id = Some(
-        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    assert!(rt.block_on(handler(LambdaEvent::new((), context))).is_err());
-
-    let mut buf = vec![0u8; 65_536];
-    let n = daemon.recv(&mut buf).unwrap();
-    let doc: serde_json::Value = serde_json::from_slice(&buf[30..n]).unwrap();
+    let (result, doc) = invoke_sampled(handler, ());
+    assert!(result.is_err());
     assert_eq!(doc["fault"], true, "{doc:#}");
     assert_eq!(doc["cause"]["exceptions"][0]["message"], "handler failed");
     let subsegments = doc["subsegments"].as_array().unwrap();
@@ -74,3 +55,5 @@ fn main() {
     assert_eq!(subsegments[3]["name"], "## unmarked");
     assert!(subsegments[3].get("fault").is_none(), "{:#}", subsegments[3]);
 }
+
+include!("../support/invoke.rs");
