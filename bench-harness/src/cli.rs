@@ -70,18 +70,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
         quiet: false,
         help: false,
     };
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("`{name}` needs a value"))
-        };
+    let mut flags = crate::flags::Flags::new(args);
+    while let Some(flag) = flags.next_flag() {
+        let mut value = |name: &str| flags.value(name);
         match flag.as_str() {
             "--quick" => out.quick = true,
             "--quiet" => out.quiet = true,

@@ -44,6 +44,7 @@ pub mod alloc_count;
 pub mod cli;
 pub mod daemon;
 pub mod driver;
+pub mod flags;
 pub mod local_xray;
 pub mod report;
 pub mod runtime_api;

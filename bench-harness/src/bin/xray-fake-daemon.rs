@@ -7,13 +7,14 @@
 //! ```
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use bench_harness::daemon::{
     DEFAULT_DAEMON_ADDR, DaemonOptions, FakeDaemon, ReceivedDocument, RejectReason,
 };
+use bench_harness::flags::{self, Flags};
 
 const USAGE: &str = "\
 usage: xray-fake-daemon [--addr HOST:PORT] [--duration SECS] [--quiet]
@@ -44,49 +45,19 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
         duration: None,
         quiet: false,
     };
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("`{name}` needs a value"))
-        };
+    let mut flags = Flags::new(args);
+    while let Some(flag) = flags.next_flag() {
         match flag.as_str() {
             "-h" | "--help" => return Ok(None),
-            "--quiet" if inline.is_none() => parsed.quiet = true,
-            "--addr" => parsed.addr = parse_addr(&value("--addr")?)?,
-            "--duration" => parsed.duration = Some(parse_duration(&value("--duration")?)?),
-            _ => return Err(format!("unknown argument `{arg}`")),
+            "--quiet" if !flags.has_inline_value() => parsed.quiet = true,
+            "--addr" => parsed.addr = flags::addr("--addr", &flags.value("--addr")?)?,
+            "--duration" => {
+                parsed.duration = Some(flags::seconds("--duration", &flags.value("--duration")?)?);
+            }
+            _ => return Err(format!("unknown argument `{}`", flags.current())),
         }
     }
     Ok(Some(parsed))
-}
-
-fn parse_addr(text: &str) -> Result<SocketAddr, String> {
-    let invalid = |why: String| {
-        format!("invalid `--addr` value `{text}`: {why}; expected HOST:PORT, e.g. 127.0.0.1:2000")
-    };
-    text.to_socket_addrs()
-        .map_err(|e| invalid(e.to_string()))?
-        .next()
-        .ok_or_else(|| invalid("it resolves to no address".to_owned()))
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid =
-        || format!("invalid `--duration` value `{text}`: expected a positive number of seconds");
-    let secs: f64 = text.parse().map_err(|_| invalid())?;
-    if secs.is_nan() || secs <= 0.0 {
-        return Err(invalid());
-    }
-    Duration::try_from_secs_f64(secs).map_err(|_| invalid())
 }
 
 fn main() -> ExitCode {

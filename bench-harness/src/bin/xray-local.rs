@@ -7,10 +7,10 @@
 //!            [--duration SECS]
 //! ```
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use bench_harness::flags::{self, Flags};
 use bench_harness::local_xray::{LocalXray, LocalXrayOptions};
 
 const USAGE: &str = "\
@@ -42,65 +42,22 @@ struct Args {
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, String> {
     let mut options = LocalXrayOptions::default();
     let mut duration = None;
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("`{name}` needs a value"))
-        };
+    let mut flags = Flags::new(args);
+    while let Some(flag) = flags.next_flag() {
+        let mut value = || flags.value(&flag);
         match flag.as_str() {
             "-h" | "--help" => return Ok(None),
-            "--addr" => options.udp_addr = parse_addr("--addr", &value("--addr")?)?,
-            "--web" => options.web_addr = parse_addr("--web", &value("--web")?)?,
-            "--max-traces" => {
-                options.max_traces = positive("--max-traces", &value("--max-traces")?)?;
-            }
+            "--addr" => options.udp_addr = flags::addr(&flag, &value()?)?,
+            "--web" => options.web_addr = flags::addr(&flag, &value()?)?,
+            "--max-traces" => options.max_traces = flags::positive(&flag, &value()?)?,
             "--max-entities" => {
-                options.max_entities_per_trace =
-                    positive("--max-entities", &value("--max-entities")?)?;
+                options.max_entities_per_trace = flags::positive(&flag, &value()?)?;
             }
-            "--duration" => {
-                let text = value("--duration")?;
-                let secs: f64 = text.parse().map_err(|_| bad_duration(&text))?;
-                if secs.is_nan() || secs <= 0.0 {
-                    return Err(bad_duration(&text));
-                }
-                duration =
-                    Some(Duration::try_from_secs_f64(secs).map_err(|_| bad_duration(&text))?);
-            }
-            _ => return Err(format!("unknown argument `{arg}`")),
+            "--duration" => duration = Some(flags::seconds(&flag, &value()?)?),
+            _ => return Err(format!("unknown argument `{}`", flags.current())),
         }
     }
     Ok(Some(Args { options, duration }))
-}
-
-fn positive(flag: &str, text: &str) -> Result<usize, String> {
-    text.parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| format!("invalid `{flag}` value `{text}`: expected a positive whole number"))
-}
-
-fn bad_duration(text: &str) -> String {
-    format!("invalid `--duration` value `{text}`: expected a positive number of seconds")
-}
-
-fn parse_addr(flag: &str, text: &str) -> Result<SocketAddr, String> {
-    let invalid = |why: String| {
-        format!("invalid `{flag}` value `{text}`: {why}; expected HOST:PORT, e.g. 127.0.0.1:2000")
-    };
-    text.to_socket_addrs()
-        .map_err(|e| invalid(e.to_string()))?
-        .next()
-        .ok_or_else(|| invalid("it resolves to no address".to_owned()))
 }
 
 fn main() -> ExitCode {
