@@ -160,27 +160,29 @@ impl Emitter {
     pub fn for_config(config: &crate::Config) -> Emitter {
         use crate::config::Output;
         use crate::otlp::{HttpClient, OtlpOutput};
+        let udp = || Emitter::udp(config.daemon.udp, config.datagram_limit);
         let emitter = match &config.output.kind {
             Output::OtlpHttp(endpoint) => {
-                let http = HttpClient::new(endpoint);
                 return Emitter::with_sink(Sink::Disabled, config.datagram_limit, None).with_otlp(
                     OtlpOutput {
                         resource: OtlpOutput::resource_for(config),
-                        http: Some(http),
+                        http: Some(HttpClient::new(endpoint)),
                         unsampled: false,
                     },
                 );
             }
-            _ => Emitter::udp(config.daemon.udp, config.datagram_limit),
+            Output::OtlpUdp => udp().with_otlp(OtlpOutput {
+                resource: OtlpOutput::resource_for(config),
+                http: None,
+                unsampled: config.output.otlp.unsampled,
+            }),
+            Output::XrayUdp => udp(),
         };
-        if !OtlpOutput::wanted(&config.output.kind) {
-            return emitter;
+        // A daemon name that did not resolve yet is retried for either UDP output.
+        match &config.daemon_unresolved {
+            Some(name) => emitter.resolving(name),
+            None => emitter,
         }
-        emitter.with_otlp(OtlpOutput {
-            resource: OtlpOutput::resource_for(config),
-            http: None,
-            unsampled: config.output.otlp.unsampled,
-        })
     }
 
     /// An emitter that keeps OTLP datagrams (`T1S` / `T1U`) in memory, for tests (feature

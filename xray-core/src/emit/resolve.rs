@@ -42,23 +42,23 @@ impl Emitter {
     /// thread (at most 10 attempts over about five minutes); once it resolves, datagrams go
     /// there. Failed attempts are counted in `daemon_resolve_failures`.
     pub fn udp_resolving(fallback: SocketAddr, host_port: &str, limit: usize) -> Emitter {
-        Emitter::udp_resolving_with(
-            fallback,
-            host_port.to_owned(),
-            limit,
-            &RETRY_DELAYS,
-            resolve,
-        )
+        Emitter::udp(fallback, limit).resolving(host_port)
     }
 
-    pub(crate) fn udp_resolving_with(
-        fallback: SocketAddr,
+    /// This UDP emitter, with `host_port` resolved in a background thread as
+    /// [`Emitter::udp_resolving`] does; whatever it sends (X-Ray documents or OTLP datagrams)
+    /// follows the name once it resolves. Called last: the emitter must be fully built.
+    pub(crate) fn resolving(self, host_port: &str) -> Emitter {
+        self.resolving_with(host_port.to_owned(), &RETRY_DELAYS, resolve)
+    }
+
+    pub(crate) fn resolving_with(
+        self,
         host_port: String,
-        limit: usize,
         delays: &'static [Duration],
         mut resolver: impl FnMut(&str) -> io::Result<SocketAddr> + Send + 'static,
     ) -> Emitter {
-        let emitter = Emitter::udp(fallback, limit);
+        let emitter = self;
         let Sink::Udp(socket) = &emitter.inner.sink else {
             return emitter;
         };
@@ -133,10 +133,8 @@ mod tests {
             .local_addr()
             .unwrap();
         let mut calls = 0;
-        let emitter = Emitter::udp_resolving_with(
-            fallback,
+        let emitter = Emitter::udp(fallback, 64_000).resolving_with(
             "xray-daemon:2000".into(),
-            64_000,
             &DELAYS,
             move |name| {
                 assert_eq!(name, "xray-daemon:2000");
@@ -173,16 +171,41 @@ mod tests {
     }
 
     #[test]
+    fn an_unresolved_daemon_name_keeps_the_otlp_output() {
+        // The fallback is where datagrams go until the name resolves; it must still get OTLP.
+        let fallback = UdpSocket::bind("127.0.0.1:0").unwrap();
+        fallback
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut config = crate::Config::default();
+        config.daemon.udp = fallback.local_addr().unwrap();
+        config.daemon_unresolved = Some("nowhere.invalid:2000".to_owned());
+        config.output = crate::OutputConfig::new(crate::Output::OtlpUdp);
+        let tracer = crate::Tracer::new(config);
+        let emitter = tracer.emitter();
+        let mut tree = crate::model::EntityTree::new(crate::TraceId::random());
+        let root = tree.begin_segment("api", None, crate::model::Timestamp::now());
+        tree.end(root, crate::model::Timestamp::now());
+        emitter.emit(&mut tree, root, &mut EmitBuffer::new());
+        let mut buf = [0u8; 4096];
+        let n = fallback.recv(&mut buf).unwrap();
+        let body = &buf[..n];
+        assert!(
+            body.windows(3).any(|w| w == b"T1S"),
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
+    }
+
+    #[test]
     fn attempts_are_bounded() {
         static DELAYS: [Duration; 3] = [Duration::from_millis(1); 3];
         let fallback = UdpSocket::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap();
-        let emitter = Emitter::udp_resolving_with(
-            fallback,
+        let emitter = Emitter::udp(fallback, 64_000).resolving_with(
             "nowhere.invalid:2000".into(),
-            64_000,
             &DELAYS,
             |_| Err(io::Error::new(io::ErrorKind::NotFound, "never")),
         );

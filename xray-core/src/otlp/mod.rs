@@ -59,7 +59,7 @@ pub(crate) use http::HttpClient;
 /// The largest OTLP/HTTP request body; larger batches are split.
 pub(crate) const HTTP_REQUEST_LIMIT: usize = 4 << 20;
 
-use crate::config::{Config, Output};
+use crate::config::Config;
 use crate::emit::EmitterCounters;
 use crate::model::EntityTree;
 
@@ -83,11 +83,6 @@ impl OtlpOutput {
             &config.service_name
         };
         OtlpResource::new(service, o.region.as_deref(), o.function_name.as_deref())
-    }
-
-    /// True when `output` is one of the OTLP ones.
-    pub(crate) fn wanted(output: &Output) -> bool {
-        matches!(output, Output::OtlpUdp | Output::OtlpHttp(_))
     }
 
     /// Writes and sends `root`'s unsent subtree. `send` delivers one UDP datagram.

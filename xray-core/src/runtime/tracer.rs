@@ -101,8 +101,6 @@ impl Tracer {
     pub fn new(config: Config) -> Tracer {
         let emitter = if config.disabled {
             Emitter::disabled()
-        } else if let Some(name) = &config.daemon_unresolved {
-            Emitter::udp_resolving(config.daemon.udp, name, config.datagram_limit)
         } else {
             Emitter::for_config(&config)
         };
