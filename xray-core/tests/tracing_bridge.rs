@@ -419,3 +419,58 @@ fn an_error_event_marks_the_innermost_entity() {
         "{ex}"
     );
 }
+
+thread_local! {
+    /// Span guards kept past the functions that entered them, dropped by the test afterwards.
+    static HELD: std::cell::RefCell<Vec<tracing::span::EnteredSpan>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+#[capture_method]
+async fn leaves_a_span_entered() -> Result<(), String> {
+    // Still entered when this function returns: its subsegment is the frame's current entity.
+    HELD.with(|h| {
+        h.borrow_mut()
+            .push(tracing::info_span!("inner_left").entered());
+    });
+    tokio::task::yield_now().await;
+    Ok(())
+}
+
+#[capture_lambda_handler]
+async fn leaves_spans_entered(event: LambdaEvent<String>) -> Result<String, Error> {
+    let _ = leaves_a_span_entered().await;
+    HELD.with(|h| {
+        h.borrow_mut()
+            .push(tracing::info_span!("outer_left").entered());
+    });
+    Ok(event.payload)
+}
+
+#[test]
+fn owners_close_their_own_subsegment_whatever_span_is_current() {
+    install();
+    let (h, root) = header("1", "");
+    let current_thread = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    current_thread
+        .block_on(leaves_spans_entered(event("F".to_owned(), &h)))
+        .unwrap();
+    // Exited (and closed) only now, where no invocation runs: nothing to restore.
+    HELD.with(|h| h.borrow_mut().clear());
+    let docs = documents(&root);
+    // The handler closed (its document went out), not the span left current in it.
+    assert_eq!(docs[0]["name"], "## leaves_spans_entered", "{docs:#?}");
+    assert!(docs[0]["end_time"].is_number(), "{docs:#?}");
+    let captured = find(&docs, "## leaves_a_span_entered");
+    assert!(captured[0]["end_time"].is_number(), "{docs:#?}");
+    for left in ["inner_left", "outer_left"] {
+        assert_eq!(
+            find(&docs, left)[0]["in_progress"],
+            true,
+            "{left}: {docs:#?}"
+        );
+    }
+}

@@ -13,6 +13,8 @@ use serde::Serialize;
 
 use crate::trace_header::{SamplingDecision, TraceHeader};
 
+use crate::model::EntityIndex;
+
 use super::capture::{CaptureOptions, Outcome, Recorder};
 use super::context::{Entered, Frame, Handle, Pass, Scope};
 use super::recording::{Ending, Root};
@@ -99,6 +101,10 @@ impl<T> InvocationSource for lambda_runtime::LambdaEvent<T> {
 #[derive(Debug)]
 pub struct LambdaInvocation {
     frame: Frame,
+    /// The handler subsegment. The frame's current entity can differ when it closes: a
+    /// `tracing` span entered in the handler and exited where the frame was not in place
+    /// leaves its subsegment current.
+    own: Option<EntityIndex>,
     options: &'static CaptureOptions,
     capture: (bool, bool),
     done: bool,
@@ -136,6 +142,7 @@ impl LambdaInvocation {
         let cold_start = tracer.take_cold_start();
         let mut inv = LambdaInvocation {
             frame: Frame::Passthrough(None),
+            own: None,
             options,
             capture: (false, false),
             done: false,
@@ -215,6 +222,7 @@ impl LambdaInvocation {
                     rec.mark_unsampled();
                 }
                 inv.capture = options.capture(defaults);
+                inv.own = Some(node);
                 inv.frame = Frame::Recording(Scope {
                     rec,
                     node,
@@ -266,8 +274,8 @@ impl LambdaInvocation {
     }
 
     fn close(&mut self, ending: Ending, out: Option<Box<Outcome>>) {
-        if let Frame::Recording(s) = std::mem::take(&mut self.frame) {
-            s.rec.close(s.node, ending, out);
+        if let (Frame::Recording(s), Some(own)) = (std::mem::take(&mut self.frame), self.own) {
+            s.rec.close(own, ending, out);
         }
     }
 }

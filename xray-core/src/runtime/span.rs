@@ -113,6 +113,10 @@ pub struct AsyncSpan {
     /// `Frame::Recording` with this span's entity while recording, `Frame::None` otherwise;
     /// holds the caller's frame while the body is being polled.
     frame: Frame,
+    /// This span's own entity. The frame's current entity can differ when it is closed: a
+    /// `tracing` span entered in the body and exited where this frame was not in place leaves
+    /// its subsegment current.
+    own: Option<EntityIndex>,
     options: &'static CaptureOptions,
     capture: (bool, bool),
     done: bool,
@@ -124,12 +128,14 @@ impl AsyncSpan {
     pub fn enter(options: &'static CaptureOptions) -> AsyncSpan {
         let mode = context::mode();
         let mut capture = (false, false);
+        let mut own = None;
         let frame = if mode == MODE_RECORDING {
             context::with_scope(|s| {
                 capture = options.capture(s.rec.capture());
                 s.rec
                     .open_child(s.node, options.name, options.name_is_valid)
                     .map_or(Frame::None, |(node, id)| {
+                        own = Some(node);
                         Frame::Recording(Scope {
                             rec: s.rec.clone(),
                             node,
@@ -147,6 +153,7 @@ impl AsyncSpan {
         };
         AsyncSpan {
             frame,
+            own,
             options,
             capture,
             done: false,
@@ -183,8 +190,8 @@ impl AsyncSpan {
     }
 
     fn close(&mut self, ending: Ending, out: Option<Box<Outcome>>) {
-        if let Frame::Recording(s) = std::mem::take(&mut self.frame) {
-            s.rec.close(s.node, ending, out);
+        if let (Frame::Recording(s), Some(own)) = (std::mem::take(&mut self.frame), self.own) {
+            s.rec.close(own, ending, out);
         }
     }
 }

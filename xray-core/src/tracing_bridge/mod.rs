@@ -48,9 +48,13 @@
 //! poll, so the same holds across `.await`s, and under `run_concurrent` each invocation's
 //! spans only ever change that invocation's current entity. A span entered where its
 //! invocation is not running (another thread without a [`Handle`], or after
-//! the invocation ended) changes nothing there.
+//! the invocation ended) changes nothing there. Only the entity of the running invocation's
+//! frame moves, never the frame, so the change travels with the frame when it is swapped out
+//! around a poll. A span entered in one place and exited where its invocation's frame is not
+//! in place (a guard held across `.await` and dropped on another thread) leaves its
+//! subsegment current there; what the invocation and its captured functions close is still
+//! their own subsegment.
 
-mod current;
 mod fields;
 mod log_ids;
 
@@ -62,7 +66,7 @@ use tracing_core::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::runtime::context::Handle;
+use crate::runtime::context::{Handle, Switched, restore_entity};
 use crate::runtime::subsegment::Subsegment;
 
 pub use log_ids::WithTraceId;
@@ -71,11 +75,35 @@ pub use log_ids::WithTraceId;
 /// current code is not in a sampled invocation, a new span is dismissed after two loads.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-/// The subsegment of one span, kept in the span's extensions (taken out when it closes), and
-/// a handle to it for making it current when the span is entered.
+/// The subsegment of one span, kept in the span's extensions (taken out when it closes), a
+/// handle to it for making it current when the span is entered, and what each enter not yet
+/// exited replaced (kept with the span, so an exit on another thread finds it).
 struct SpanSubsegment {
     sub: Option<Subsegment>,
     handle: Handle,
+    entered: Enters,
+}
+
+/// The switches of a span's enters not yet exited, most recent last. The first is kept inline:
+/// a span is rarely entered again before it exits, and a span must cost no allocation for it.
+#[derive(Default)]
+struct Enters {
+    first: Option<Switched>,
+    more: Vec<Switched>,
+}
+
+impl Enters {
+    fn push(&mut self, s: Switched) {
+        if self.first.is_none() {
+            self.first = Some(s);
+        } else {
+            self.more.push(s);
+        }
+    }
+
+    fn pop(&mut self) -> Option<Switched> {
+        self.more.pop().or_else(|| self.first.take())
+    }
 }
 
 impl Drop for SpanSubsegment {
@@ -203,6 +231,7 @@ where
             span.extensions_mut().insert(SpanSubsegment {
                 sub: Some(sub),
                 handle,
+                entered: Enters::default(),
             });
         }
     }
@@ -249,18 +278,29 @@ where
         if LIVE.load(Ordering::Relaxed) == 0 || !crate::runtime::api::is_sampled() {
             return;
         }
+        // Its subsegment becomes current if it belongs to the running invocation.
         if let Some(span) = ctx.span(id)
-            && let Some(held) = span.extensions().get::<SpanSubsegment>()
+            && let Some(held) = span.extensions_mut().get_mut::<SpanSubsegment>()
+            && let Some(switched) = held.handle.switch_entity()
         {
-            current::enter(id, &held.handle);
+            held.entered.push(switched);
         }
     }
 
-    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         if LIVE.load(Ordering::Relaxed) == 0 {
             return;
         }
-        current::exit(id);
+        // The entity its latest enter replaced comes back, if that enter changed anything and
+        // the span's subsegment is still current in the same invocation.
+        let switched = ctx.span(id).and_then(|span| {
+            span.extensions_mut()
+                .get_mut::<SpanSubsegment>()
+                .and_then(|held| held.entered.pop())
+        });
+        if let Some(switched) = switched {
+            restore_entity(switched);
+        }
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
