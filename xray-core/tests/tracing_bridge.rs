@@ -474,3 +474,48 @@ fn owners_close_their_own_subsegment_whatever_span_is_current() {
         );
     }
 }
+
+/// Set when a `Debug` below found the entity locked (the SDK answered `Reentrant`).
+static REFUSED_WHILE_FORMATTING: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// A field whose `Debug` records through the SDK, as user code may. Each layer that formats
+/// the event runs it (the fmt layer too).
+struct RecordsWhenFormatted;
+
+impl std::fmt::Debug for RecordsWhenFormatted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if xray_core::try_put_annotation("formatted", true)
+            == Err(xray_core::RecordError::Reentrant)
+        {
+            REFUSED_WHILE_FORMATTING.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        f.write_str("details")
+    }
+}
+
+#[capture_lambda_handler]
+async fn errors_with_a_recording_field(event: LambdaEvent<String>) -> Result<String, Error> {
+    tracing::error!(detail = ?RecordsWhenFormatted, "lookup failed");
+    Ok(event.payload)
+}
+
+#[test]
+fn an_error_event_s_fields_are_formatted_before_the_entity_is_locked() {
+    install();
+    let (h, root) = header("1", "");
+    rt().block_on(errors_with_a_recording_field(event("D".to_owned(), &h)))
+        .unwrap();
+    let docs = documents(&root);
+    // The field's `Debug` ran with nothing held, so its own recording went through.
+    assert!(!REFUSED_WHILE_FORMATTING.load(std::sync::atomic::Ordering::Relaxed));
+    assert_eq!(docs[0]["annotations"]["formatted"], true, "{docs:#?}");
+    assert_eq!(docs[0]["fault"], true, "{docs:#?}");
+    let message = docs[0]["cause"]["exceptions"][0]["message"]
+        .as_str()
+        .unwrap();
+    assert!(
+        message.contains("lookup failed") && message.contains("detail=details"),
+        "{message}"
+    );
+}

@@ -84,15 +84,17 @@ impl Visit for Recorder<'_> {
     }
 }
 
-/// An `ERROR` event's message (and `error` field) as an exception; marks a fault.
-pub(super) fn record_error_event(sub: &Subsegment, target: &str, event: &Event<'_>) {
-    sub.with_fields(|e| record_error_event_on(e, target, event));
-}
-
-pub(super) fn record_error_event_on(e: &mut EntityMut<'_>, target: &str, event: &Event<'_>) {
+/// An `ERROR` event's message and fields (formatting them runs the user's `Debug`, so it is
+/// done before the entity is locked; see [`record_error`]).
+pub(super) fn error_message(event: &Event<'_>) -> String {
     let mut message = Message(String::new());
     event.record(&mut message);
-    e.add_exception(target, &message.0, false);
+    message.0
+}
+
+/// Records `message` (from [`error_message`]) as an exception and marks a fault.
+pub(super) fn record_error(e: &mut EntityMut<'_>, target: &str, message: &str) {
+    e.add_exception(target, message, false);
     e.set_fault(true);
 }
 

@@ -254,23 +254,27 @@ where
         }
         let target = event.metadata().target();
         let sampled = crate::runtime::api::is_sampled();
+        // The message is formatted before anything is locked: the fields' `Debug` is user code.
+        let on_current = || {
+            let message = fields::error_message(event);
+            crate::runtime::api::with_current(|mut e| {
+                fields::record_error(&mut e, target, &message);
+            });
+        };
         if sampled && event.is_contextual() {
             // The current entity is the innermost one this event happened in.
-            crate::runtime::api::with_current(|mut e| {
-                fields::record_error_event_on(&mut e, target, event);
-            });
+            on_current();
             return;
         }
         let recorded = ctx.event_span(event).and_then(|span| {
             with_nearest(&ctx, &span.id(), |sub| {
-                fields::record_error_event(sub, target, event);
+                let message = fields::error_message(event);
+                sub.with_fields(|e| fields::record_error(e, target, &message));
             })
         });
         if recorded.is_none() && sampled {
             // Not under a recorded span: the error belongs to the current X-Ray entity.
-            crate::runtime::api::with_current(|mut e| {
-                fields::record_error_event_on(&mut e, target, event);
-            });
+            on_current();
         }
     }
 
