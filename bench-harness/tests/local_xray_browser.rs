@@ -7,7 +7,7 @@
 //! checked, then the DOM it leaves: the list, the waterfall's rows, the details, the service
 //! map and the rejections, and no markup that must not be there.
 //!
-//! Needs `chromium` (Debian's package; `.ci/run` installs it). Set `XRAY_LOCAL_SCREENSHOT` to
+//! Needs `chromium` (Debian's package; `scripts/test-all` installs it). Set `XRAY_LOCAL_SCREENSHOT` to
 //! a path to also save a screenshot of the final view (`docs/xray-local.png`).
 
 mod cdp;

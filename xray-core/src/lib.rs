@@ -118,7 +118,8 @@
 //! records a *segment* per request itself (feature `service`, module `service`): a
 //! `ServiceTracer` (segment name, sampler, host facts such as `origin` and
 //! `aws.ecs.container`) opens a `ServiceSegment` for each `IncomingRequest`, continuing an
-//! incoming `X-Amzn-Trace-Id` or letting the sampler decide, and sends it when `finish`ed with
+//! incoming `X-Amzn-Trace-Id` or W3C `traceparent` (see [`w3c`]) or letting the sampler decide,
+//! and sends it when `finish`ed with
 //! the response status. `#[capture_method]` functions run through
 //! `ServiceSegment::instrument` or `ServiceSegment::in_scope` nest under it. With the `http`
 //! feature, `service::XRayLayer` does all of this for tower services over `http` types
@@ -157,7 +158,8 @@
 //!   service's config builder (adds the `aws-smithy-runtime-api`, `aws-smithy-types` and
 //!   `aws-types` dependencies, no service crate).
 //! - `tower-client`: `http_client::XRayClientLayer`, outbound requests of tower `http`
-//!   clients as `remote` subsegments with the trace header injected.
+//!   clients as `remote` subsegments with `X-Amzn-Trace-Id`, the matching `traceparent` and the
+//!   inbound `tracestate` injected.
 //! - `reqwest`: `http_client::XRayMiddleware`, the same for `reqwest-middleware` clients.
 //! - `sqlx`: `sql::XRayPool`, `sqlx` queries (SQLite, PostgreSQL) as subsegments with the
 //!   `sql` fields.

@@ -47,6 +47,7 @@
 //! same trace, parent (the call's subsegment) and decision, and the inbound `tracestate`
 //! unchanged when a `traceparent` is sent. X-Ray has no `tracestate` member of its own.
 
+use crate::ascii::parse_hex8_at;
 use crate::id::{SegmentId, TraceId};
 
 /// Length of a version-00 `traceparent`.
@@ -84,20 +85,11 @@ impl std::fmt::Display for TraceParentError {
 
 impl std::error::Error for TraceParentError {}
 
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    }
-}
-
-fn hex_bytes<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
-    let mut out = [0u8; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = (hex_value(s[2 * i])? << 4) | hex_value(s[2 * i + 1])?;
-    }
-    Some(out)
+/// Two hex digits, through the same eight-digit reader as the X-Ray ids.
+fn hex2(b: &[u8]) -> Option<u8> {
+    let mut padded = [b'0'; 8];
+    padded[6..].copy_from_slice(b.get(..2)?);
+    parse_hex8_at(&padded).map(|v| v as u8)
 }
 
 /// Parses a `traceparent` header value (lowercase hex, as the specification requires).
@@ -107,25 +99,33 @@ pub fn parse_traceparent(value: &str) -> Result<TraceParent, TraceParentError> {
     if b.len() < TRACEPARENT_LEN || b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
         return Err(TraceParentError::Malformed);
     }
-    let version = hex_bytes::<1>(&b[..2]).ok_or(TraceParentError::Malformed)?[0];
+    // The specification allows lowercase hex only; the readers below take either case.
+    if b[..TRACEPARENT_LEN].iter().any(u8::is_ascii_uppercase) {
+        return Err(TraceParentError::Malformed);
+    }
+    let version = hex2(&b[..2]).ok_or(TraceParentError::Malformed)?;
     if version == 0xff
         || (version == 0 && b.len() != TRACEPARENT_LEN)
         || (b.len() > TRACEPARENT_LEN && b[TRACEPARENT_LEN] != b'-')
     {
         return Err(TraceParentError::Malformed);
     }
-    let trace = hex_bytes::<16>(&b[3..35]).ok_or(TraceParentError::Malformed)?;
-    let parent = hex_bytes::<8>(&b[36..52]).ok_or(TraceParentError::Malformed)?;
-    let flags = hex_bytes::<1>(&b[53..55]).ok_or(TraceParentError::Malformed)?[0];
-    if trace == [0; 16] || parent == [0; 8] {
+    let mut words = [0u32; 4];
+    for (i, w) in words.iter_mut().enumerate() {
+        *w = parse_hex8_at(&b[3 + 8 * i..]).ok_or(TraceParentError::Malformed)?;
+    }
+    let parent = SegmentId::parse_hex_bytes(&b[36..52]).map_err(|_| TraceParentError::Malformed)?;
+    let flags = hex2(&b[53..55]).ok_or(TraceParentError::Malformed)?;
+    if words == [0; 4] || parent.as_u64() == 0 {
         return Err(TraceParentError::ZeroId);
     }
     let mut random = [0u8; 12];
-    random.copy_from_slice(&trace[4..]);
-    let epoch = u32::from_be_bytes([trace[0], trace[1], trace[2], trace[3]]);
+    for (chunk, w) in random.chunks_exact_mut(4).zip(&words[1..]) {
+        chunk.copy_from_slice(&w.to_be_bytes());
+    }
     Ok(TraceParent {
-        trace_id: TraceId::from_parts(epoch, random),
-        parent_id: SegmentId::from_u64(u64::from_be_bytes(parent)),
+        trace_id: TraceId::from_parts(words[0], random),
+        parent_id: parent,
         sampled: flags & 1 == 1,
     })
 }
@@ -136,14 +136,13 @@ pub fn format_traceparent(
     parent: SegmentId,
     sampled: bool,
 ) -> [u8; TRACEPARENT_LEN] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [b'-'; TRACEPARENT_LEN];
     out[..2].copy_from_slice(b"00");
-    let trace = crate::otlp::otel_trace_id(trace_id);
-    for (i, byte) in trace.iter().enumerate() {
-        out[3 + 2 * i] = HEX[usize::from(byte >> 4)];
-        out[4 + 2 * i] = HEX[usize::from(byte & 15)];
-    }
+    // The W3C trace id is the X-Ray one's hex digits without the version and dashes.
+    let (epoch, high, low) = trace_id.hex_parts();
+    out[3..11].copy_from_slice(&epoch);
+    out[11..27].copy_from_slice(&high);
+    out[27..35].copy_from_slice(&low);
     out[36..52].copy_from_slice(&parent.to_hex());
     out[53..55].copy_from_slice(if sampled { b"01" } else { b"00" });
     out
@@ -267,6 +266,14 @@ mod tests {
             ),
             (
                 "ff-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
+                Malformed,
+            ),
+            (
+                "00-5759e98gbd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
+                Malformed,
+            ),
+            (
+                "+0-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-0x",
                 Malformed,
             ),
             (

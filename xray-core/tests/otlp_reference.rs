@@ -1,6 +1,7 @@
 //! The OTLP output checked against the official protobuf definitions and the OpenTelemetry
 //! Python SDK's encoder (`tests/otlp/check.py`, run with `$XRAY_PYTHON` or `python3`; it
-//! needs `pip install opentelemetry-proto opentelemetry-sdk`, as `.ci/run` does).
+//! needs `pip install opentelemetry-proto opentelemetry-sdk
+//! opentelemetry-exporter-otlp-proto-common`, as `scripts/test-all` does).
 //!
 //! Each test records a tree, sends it through a real emitter (UDP on 127.0.0.1, or OTLP/HTTP
 //! to a Python receiver on 127.0.0.1), and hands what arrived to the checker together with a

@@ -1,4 +1,4 @@
-//! `XRayPool` on a real PostgreSQL server, given by `XRAY_TEST_POSTGRES_URL` (`.ci/run`
+//! `XRayPool` on a real PostgreSQL server, given by `XRAY_TEST_POSTGRES_URL` (`scripts/test-all`
 //! starts one on 127.0.0.1). Outside CI, without the variable, the test says so loudly and
 //! passes; in CI (`CI` set) the variable is required.
 
@@ -39,7 +39,7 @@ fn each_query_is_a_subsegment_with_the_postgres_fields() {
     let Ok(url) = std::env::var(VAR) else {
         assert!(
             std::env::var_os("CI").is_none(),
-            "{VAR} must be set in CI (.ci/run starts PostgreSQL)"
+            "{VAR} must be set in CI (scripts/test-all starts PostgreSQL)"
         );
         eprintln!("\n*** SKIPPED: {VAR} is not set; no PostgreSQL to test against ***\n");
         return;

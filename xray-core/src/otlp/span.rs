@@ -107,15 +107,12 @@ fn kv_str_array<'a>(out: &mut Vec<u8>, key: &str, values: impl Iterator<Item = &
     end(out, kv);
 }
 
-fn span_kind(tree: &EntityTree, e: &Entity) -> u64 {
+fn span_kind(e: &Entity) -> u64 {
     match e.namespace {
         Some(Namespace::Aws | Namespace::Remote) => KIND_CLIENT,
         // A service segment, or a tree's top entity (in Lambda, the handler).
         _ if e.kind == EntityKind::Segment || e.parent == NONE => KIND_SERVER,
-        _ => {
-            let _ = tree;
-            KIND_INTERNAL
-        }
+        _ => KIND_INTERNAL,
     }
 }
 
@@ -134,7 +131,7 @@ pub(crate) fn write_span(tree: &EntityTree, i: u32, field: u32, detail: Detail, 
         proto::bytes(out, PARENT_SPAN_ID, &p.as_u64().to_be_bytes());
     }
     proto::bytes(out, NAME, e.name.as_bytes());
-    proto::uint(out, KIND, span_kind(tree, e));
+    proto::uint(out, KIND, span_kind(e));
     let start = e.start.as_micros() * 1000;
     // An entity still open is sent by the emitter only as a last resort: it ends where it
     // started and says so.
