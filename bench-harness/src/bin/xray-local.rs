@@ -8,7 +8,7 @@
 //! ```
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bench_harness::flags::{self, Flags};
 use bench_harness::local_xray::{LocalXray, LocalXrayOptions};
@@ -97,16 +97,12 @@ fn main() -> ExitCode {
         xray.sampling_addr()
     );
     println!("xray-local: open {}", xray.url());
-    let start = Instant::now();
-    // Waits on the daemon's own condition variable; the loop only bounds each wait.
-    let mut seen = 0;
-    loop {
-        if args.duration.is_some_and(|d| start.elapsed() >= d) {
-            break;
-        }
-        xray.daemon()
-            .wait_for_received(seen + 1, Duration::from_millis(500));
-        seen = xray.daemon().stats().datagrams_received;
+    // The daemon and the page run on their own threads: this one only waits.
+    match args.duration {
+        Some(d) => std::thread::sleep(d),
+        None => loop {
+            std::thread::park();
+        },
     }
     xray.shutdown();
     println!("xray-local: {}", xray.daemon().stats());

@@ -346,8 +346,7 @@ impl OtlpTraces {
             .sum()
     }
 
-    /// The spans of one trace (id as 32 hex digits), parents before children where the
-    /// parent was received, otherwise by start time.
+    /// The spans of one trace (id as 32 hex digits), by start time; on a tie, parents first.
     pub(crate) fn trace(&self, trace_hex: &str) -> Option<Vec<OtlpSpan>> {
         let spans = self.traces.get(&trace_id_from_hex(trace_hex)?)?;
         let mut out: Vec<OtlpSpan> = spans.values().cloned().collect();

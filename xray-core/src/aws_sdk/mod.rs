@@ -170,18 +170,23 @@ impl Intercept for XRayInterceptor {
             Some(op) => {
                 // The parameters, once: only now is the endpoint applied to the URI (S3's
                 // bucket is in it), and every attempt sends the same request.
-                if op.attempts.fetch_add(1, Ordering::Relaxed) == 0 {
-                    let request = context.request();
-                    let request = wire::Request {
-                        service: cfg.load::<Metadata>().map_or("", Metadata::service),
-                        uri: request.uri(),
-                        content_type: request.headers().get("content-type").unwrap_or_default(),
-                        body: request.body().bytes().unwrap_or_default(),
-                        endpoint: cfg.load::<EndpointUrl>().map(|u| u.0.as_str()),
-                    };
-                    op.with(|sub| sub.with_fields(|e| wire::record_request(e, &request)));
-                }
-                op.with(Subsegment::downstream_header).flatten()
+                let first = op.attempts.fetch_add(1, Ordering::Relaxed) == 0;
+                let request = context.request();
+                let request = first.then(|| wire::Request {
+                    service: cfg.load::<Metadata>().map_or("", Metadata::service),
+                    uri: request.uri(),
+                    content_type: request.headers().get("content-type").unwrap_or_default(),
+                    body: request.body().bytes().unwrap_or_default(),
+                    endpoint: cfg.load::<EndpointUrl>().map(|u| u.0.as_str()),
+                });
+                // One lock of the operation for both.
+                op.with(|sub| {
+                    if let Some(request) = &request {
+                        sub.with_fields(|e| wire::record_request(e, request));
+                    }
+                    sub.downstream_header()
+                })
+                .flatten()
             }
             // Exact length: `Bytes` takes the buffer over without reallocating.
             None => crate::downstream_header().map(|h| h.as_str().to_owned()),
