@@ -72,18 +72,11 @@ fn ok_body(outcome: &Outcome) -> Value {
     }
 }
 
-#[test]
-fn every_kind_of_invocation_on_the_real_runtime_loop() {
-    let daemon = FakeDaemon::start().unwrap();
-    let api = RuntimeApi::start().unwrap();
-    let _function = Function::start(MACRO, &api, &daemon, 1);
-
-    // 1. Sampled, cold.
-    let (h1, root1) = sampled_header();
-    let id = api.invoke(br#"{"user_id":"u-1","email":"a@example.com"}"#, Some(&h1));
-    assert_eq!(ok_body(&response(&api, &id))["user_id"], "u-1");
-    assert!(daemon.wait_for(1, WAIT));
-    let t = daemon.trace(&root1).expect("the first trace arrived");
+/// Checks the trace of the first (cold) sampled invocation, `u-1` with an email: the handler
+/// under the caller with its annotations and response, `validate` then `submit_user` under it
+/// with the user's annotation and metadata, and every parent resolved.
+fn assert_cold_u1_trace(daemon: &FakeDaemon, root: &str) {
+    let t = daemon.trace(root).expect("the first trace arrived");
     let handler: Vec<_> = t.named("## handler").collect();
     assert_eq!(handler.len(), 1);
     let handler = handler[0];
@@ -104,6 +97,20 @@ fn every_kind_of_invocation_on_the_real_runtime_loop() {
         "a@example.com"
     );
     assert!(t.parents_resolved(&[PARENT]));
+}
+
+#[test]
+fn every_kind_of_invocation_on_the_real_runtime_loop() {
+    let daemon = FakeDaemon::start().unwrap();
+    let api = RuntimeApi::start().unwrap();
+    let _function = Function::start(MACRO, &api, &daemon, 1);
+
+    // 1. Sampled, cold.
+    let (h1, root1) = sampled_header();
+    let id = api.invoke(br#"{"user_id":"u-1","email":"a@example.com"}"#, Some(&h1));
+    assert_eq!(ok_body(&response(&api, &id))["user_id"], "u-1");
+    assert!(daemon.wait_for(1, WAIT));
+    assert_cold_u1_trace(&daemon, &root1);
 
     // 2. Sampled again: warm.
     let (h2, root2) = sampled_header();
@@ -283,21 +290,7 @@ fn the_layer_records_what_the_macro_records() {
     assert_eq!((stats.accepted, stats.rejected), (2, 0), "{stats}");
     assert!(daemon.trace(&quiet).is_none());
 
-    let t = daemon.trace(&root1).unwrap();
-    let handler = t.named("## handler").next().unwrap();
-    assert_eq!(handler.parent_id.as_deref(), Some(PARENT));
-    assert_eq!(handler.annotations["ColdStart"], true);
-    assert_eq!(handler.annotations["Service"], "users");
-    assert_eq!(
-        handler.fields["metadata"]["users"]["handler response"]["status"],
-        "created"
-    );
-    let names: Vec<&str> = t
-        .children_of(&handler.id)
-        .iter()
-        .map(|e| e.name.as_str())
-        .collect();
-    assert_eq!(names, ["## validate", "## submit_user"]);
+    assert_cold_u1_trace(&daemon, &root1);
 
     let t = daemon.trace(&root3).unwrap();
     let handler = t.named("## handler").next().unwrap();
