@@ -99,13 +99,26 @@ impl HttpEndpoint {
             Some(p) => (&rest[..p], &rest[p..]),
             None => (rest, "/"),
         };
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
-                (h, p.parse::<u16>().map_err(|_| format!("bad port {p:?}"))?)
+        let port = |p: &str| p.parse::<u16>().map_err(|_| format!("bad port {p:?}"));
+        // `[v6]` or `[v6]:port`; otherwise `host` or `host:port`.
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(bracketed) => {
+                let (host, after) = bracketed
+                    .split_once(']')
+                    .ok_or_else(|| format!("unclosed `[` in {authority:?}"))?;
+                match after {
+                    "" => (host, 80),
+                    _ => match after.strip_prefix(':') {
+                        Some(p) => (host, port(p)?),
+                        None => return Err(format!("text after `]` in {authority:?}")),
+                    },
+                }
             }
-            _ => (authority, 80),
+            None => match authority.rsplit_once(':') {
+                Some((h, p)) => (h, port(p)?),
+                None => (authority, 80),
+            },
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
             return Err("no host".into());
         }
@@ -361,6 +374,12 @@ mod tests {
             (e.host.as_str(), e.port, e.path.as_str()),
             ("::1", 9000, "/traces")
         );
+        // A bracketed address without a port takes the default one.
+        let e = HttpEndpoint::parse("http://[::1]/v1/traces").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("::1", 80));
+        for bad in ["http://[::1/x", "http://[::1]x:9/x", "http://h:port/x"] {
+            assert!(HttpEndpoint::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

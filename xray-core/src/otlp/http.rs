@@ -49,7 +49,12 @@ impl HttpClient {
             .and_then(|mut a| a.next());
         HttpClient {
             addr,
-            host: format!("{}:{}", endpoint.host, endpoint.port),
+            // The `Host` header: an IPv6 address goes in brackets.
+            host: if endpoint.host.contains(':') {
+                format!("[{}]:{}", endpoint.host, endpoint.port)
+            } else {
+                format!("{}:{}", endpoint.host, endpoint.port)
+            },
             path: endpoint.path.clone(),
             headers: endpoint.headers.clone(),
             gzip: endpoint.compression == Compression::Gzip,
