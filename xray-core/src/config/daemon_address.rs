@@ -1,7 +1,7 @@
 //! `AWS_XRAY_DAEMON_ADDRESS`: `host:port`, or `tcp:host:port udp:host:port` in either order.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// The default daemon endpoint, for both UDP (segments) and TCP (sampling proxy).
 pub const DEFAULT_DAEMON: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2000);
@@ -139,16 +139,7 @@ fn host_port(s: &str) -> Result<SocketAddr, DaemonAddressError> {
     if host.is_empty() || host.contains(':') {
         return Err(DaemonAddressError::Port(s.to_owned()));
     }
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|_| DaemonAddressError::Resolve(host.to_owned()))?
-        .collect();
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or_else(|| addrs.first())
-        .copied()
-        .ok_or_else(|| DaemonAddressError::Resolve(host.to_owned()))
+    crate::emit::resolve((host, port)).map_err(|_| DaemonAddressError::Resolve(host.to_owned()))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 
 mod batch;
 mod resolve;
+pub(crate) use resolve::resolve;
 mod sink;
 mod split;
 mod stats;

@@ -26,9 +26,11 @@ pub(crate) const RETRY_DELAYS: [Duration; 10] = [
     Duration::from_secs(60),
 ];
 
-/// Resolves `host:port`, preferring IPv4 (the socket is bound for the fallback's family).
-pub(crate) fn resolve(host_port: &str) -> io::Result<SocketAddr> {
-    let addrs: Vec<SocketAddr> = host_port.to_socket_addrs()?.collect();
+/// Resolves `target` (`"host:port"`, `(host, port)`), preferring IPv4: the daemon socket is
+/// bound for the IPv4 fallback, and `localhost` may list `::1` first while a collector listens
+/// on 127.0.0.1.
+pub(crate) fn resolve(target: impl ToSocketAddrs) -> io::Result<SocketAddr> {
+    let addrs: Vec<SocketAddr> = target.to_socket_addrs()?.collect();
     addrs
         .iter()
         .find(|a| a.is_ipv4())
@@ -49,7 +51,7 @@ impl Emitter {
     /// [`Emitter::udp_resolving`] does; whatever it sends (X-Ray documents or OTLP datagrams)
     /// follows the name once it resolves. Called last: the emitter must be fully built.
     pub(crate) fn resolving(self, host_port: &str) -> Emitter {
-        self.resolving_with(host_port.to_owned(), &RETRY_DELAYS, resolve)
+        self.resolving_with(host_port.to_owned(), &RETRY_DELAYS, |h| resolve(h))
     }
 
     pub(crate) fn resolving_with(

@@ -8,7 +8,7 @@
 //! body is gzipped into a reused buffer (`Content-Encoding: gzip`).
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -43,10 +43,7 @@ struct Conn {
 
 impl HttpClient {
     pub(crate) fn new(endpoint: &HttpEndpoint) -> HttpClient {
-        let addr = (endpoint.host.as_str(), endpoint.port)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next());
+        let addr = crate::emit::resolve((endpoint.host.as_str(), endpoint.port)).ok();
         HttpClient {
             addr,
             // The `Host` header: an IPv6 address goes in brackets.
