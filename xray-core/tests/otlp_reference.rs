@@ -513,5 +513,10 @@ fn otlp_http_with_no_collector_counts_the_loss() {
     let (mut tree, root, _) = lambda_tree();
     emitter.emit(&mut tree, root, &mut EmitBuffer::new());
     let s = emitter.stats();
-    assert_eq!((s.datagrams_handed_to_kernel, s.sends_refused), (0, 1));
+    assert_eq!(
+        (s.datagrams_handed_to_kernel, s.sends_failed, s.sends_refused),
+        (0, 1, 0)
+    );
+    // One request, one loss: a refused TCP connection reports nothing about earlier requests.
+    assert_eq!(s.datagrams_known_lost(), 1);
 }

@@ -189,10 +189,9 @@ impl Deliver for &HttpClient {
                     .bytes_handed_to_kernel
                     .fetch_add(request.len() as u64, std::sync::atomic::Ordering::Relaxed);
             }
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                EmitterCounters::bump(&counters.sends_refused);
-            }
-            // A non-2xx answer or any other failure.
+            // A non-2xx answer, a refused connection, any other failure: exactly this request
+            // is lost. (`sends_refused` is UDP's: there a refusal also reports the datagram
+            // before it, which `datagrams_known_lost` counts.)
             Ok(false) | Err(_) => EmitterCounters::bump(&counters.sends_failed),
         }
     }
