@@ -514,7 +514,11 @@ fn otlp_http_with_no_collector_counts_the_loss() {
     emitter.emit(&mut tree, root, &mut EmitBuffer::new());
     let s = emitter.stats();
     assert_eq!(
-        (s.datagrams_handed_to_kernel, s.sends_failed, s.sends_refused),
+        (
+            s.datagrams_handed_to_kernel,
+            s.sends_failed,
+            s.sends_refused
+        ),
         (0, 1, 0)
     );
     // One request, one loss: a refused TCP connection reports nothing about earlier requests.

@@ -182,10 +182,14 @@ impl Config {
                     } else {
                         ""
                     };
+                    // Says what is used: the UDP endpoint kept when only the TCP name failed.
                     warn(
                         "AWS_XRAY_DAEMON_ADDRESS",
                         &v,
-                        format!("{e}; using {DEFAULT_DAEMON}{retry}"),
+                        format!(
+                            "{e}; segments to {}, sampling rules from {}{retry}",
+                            c.daemon.udp, c.daemon.tcp
+                        ),
                     );
                 }
                 Err(e) => warn(

@@ -125,14 +125,23 @@ fn an_unresolved_daemon_name_is_kept_for_retrying() {
         c.daemon_unresolved.as_deref(),
         Some("xray-daemon.invalid:2000")
     );
-    // Only the TCP name fails: segments go where they were told, nothing to retry.
-    let (c, _) = from(&[(
+    // Only the TCP name fails: segments go where they were told, nothing to retry, and the
+    // warning says so.
+    let (c, w) = from(&[(
         "AWS_XRAY_DAEMON_ADDRESS",
         "tcp:xray-daemon.invalid:2000 udp:127.0.0.3:2001",
     )]);
     assert_eq!(c.daemon_unresolved, None);
     assert_eq!(c.daemon.udp.to_string(), "127.0.0.3:2001");
     assert_eq!(c.daemon.tcp, DEFAULT_DAEMON);
+    assert!(
+        w[0].message.contains("segments to 127.0.0.3:2001")
+            && w[0]
+                .message
+                .contains(&format!("sampling rules from {DEFAULT_DAEMON}")),
+        "{}",
+        w[0]
+    );
 }
 
 #[test]
